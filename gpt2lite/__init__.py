@@ -1,0 +1,7 @@
+"""gpt2lite: GPT-2 from scratch in readable PyTorch, exact against Hugging Face and tiktoken."""
+
+from .config import GPTConfig
+from .model import GPT
+
+__all__ = ["GPTConfig", "GPT"]
+__version__ = "0.1.0"

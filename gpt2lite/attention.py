@@ -1,0 +1,135 @@
+"""Multi-head self-attention, written out the way the book teaches it, plus the fused fast path.
+
+Both paths share the same weights; ``GPTConfig.attn_impl`` picks one. The explicit path can also
+return the attention weights, which is what the attention heatmaps in the book plot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import GPTConfig
+
+
+def causal_mask(t_query: int, t_key: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Boolean (t_query, t_key) mask, True where a query may look at a key.
+
+    The queries are the *last* t_query positions of the t_key-long sequence, so query i sits at
+    absolute position t_key - t_query + i and sees keys 0 .. that position. With t_query == t_key
+    this is the familiar lower-triangular matrix.
+    """
+    ones = torch.ones(t_query, t_key, dtype=torch.bool, device=device)
+    return ones.tril(diagonal=t_key - t_query)
+
+
+def explicit_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = True,
+    dropout: nn.Module | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention, step by step. Returns (output, attention weights).
+
+    q: (B, H, Tq, hd); k, v: (B, H, Tk, hd) -> output (B, H, Tq, hd), weights (B, H, Tq, Tk).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
+    if causal:
+        allowed = causal_mask(q.size(-2), k.size(-2), device=q.device)
+        scores = scores.masked_fill(~allowed, float("-inf"))  # future keys get zero weight after softmax
+    weights = F.softmax(scores, dim=-1)  # each row sums to 1
+    attended = dropout(weights) if dropout is not None else weights
+    return attended @ v, weights  # (B, H, Tq, hd)
+
+
+class KVCache:
+    """Keys and values of every layer, pre-allocated for the whole context.
+
+    Generation then feeds one new token per step: each layer appends that token's key and value
+    and attends over everything stored so far, instead of recomputing the whole prefix.
+    """
+
+    def __init__(
+        self,
+        config: GPTConfig,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        shape = (config.n_layer, batch_size, config.n_head, config.block_size, config.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, H, block_size, hd)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.pos = 0  # how many positions are filled
+
+    @property
+    def max_len(self) -> int:
+        return self.k.size(3)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H, T, hd) after the filled positions; return all keys and values so far."""
+        end = self.pos + k.size(2)
+        self.k[layer, :, :, self.pos : end] = k
+        self.v[layer, :, :, self.pos : end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # (B, H, pos + T, hd)
+
+    def advance(self, t: int) -> None:
+        """Mark t more positions as filled (called once per forward pass, after every layer)."""
+        self.pos += t
+
+    def reset(self) -> None:
+        self.pos = 0
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with one fused projection for queries, keys and values."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.causal = config.causal
+        self.impl = config.attn_impl
+        self.dropout = config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # x -> q, k, v
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)  # merged heads -> x
+        self.attn_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T, C) -> (output (B, T, C), attention weights (B, H, T, Tk) or None)."""
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
+        # Split C into n_head heads of hd = C / n_head channels each.
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, H, T, hd)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, H, Tk, hd) with Tk = cached + T
+
+        weights = None
+        if need_weights or self.impl == "explicit":
+            y, weights = explicit_attention(q, k, v, causal=self.causal, dropout=self.attn_dropout)
+        else:
+            y = self._fused(q, k, v)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge the heads back: (B, T, C)
+        return self.resid_dropout(self.c_proj(y)), weights
+
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The same computation through PyTorch's fused kernel (flash/memory-efficient where available)."""
+        t_query, t_key = q.size(-2), k.size(-2)
+        dropout_p = self.dropout if self.training else 0.0
+        if not self.causal or t_query == 1:  # bidirectional, or one new query that may see every key
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        if t_query == t_key:  # the usual square causal case
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        mask = causal_mask(t_query, t_key, device=q.device)  # several new queries after a cached prefix
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)

@@ -1,0 +1,81 @@
+"""Model configuration: the handful of numbers that define a GPT, and the published presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+ATTENTION_IMPLS = ("sdpa", "explicit")
+
+
+@dataclass
+class GPTConfig:
+    """Hyper-parameters of a GPT.
+
+    The defaults are GPT-2 small (124M). ``pre_ln`` and ``causal`` are the two switches that
+    turn the same code into GPT-1 (post-LN) or a BERT-style encoder (bidirectional attention).
+    """
+
+    vocab_size: int = 50257  # 50,000 merges + 256 byte tokens + <|endoftext|>
+    block_size: int = 1024  # the context length: the most tokens the model sees at once
+    n_layer: int = 12  # number of transformer blocks
+    n_head: int = 12  # attention heads per block
+    n_embd: int = 768  # width of the residual stream, C
+    dropout: float = 0.0  # GPT-2 trained with 0.1; 0 for inference and fine-tuning small data
+    bias: bool = True  # biases in Linear and LayerNorm layers, as in GPT-2
+    layer_norm_eps: float = 1e-5
+    pre_ln: bool = True  # GPT-2: LayerNorm before each sub-layer; GPT-1: after the residual add
+    causal: bool = True  # False gives bidirectional (BERT-style) attention
+    attn_impl: str = "sdpa"  # "sdpa" (fused, fast) or "explicit" (the textbook version)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): each head gets "
+                f"n_embd // n_head channels. Try n_head={_divisor_near(self.n_embd, self.n_head)}."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
+        if self.attn_impl not in ATTENTION_IMPLS:
+            raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "GPTConfig":
+        """A published configuration by name ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "gpt1").
+
+        Keyword overrides replace single fields, e.g. ``GPTConfig.from_name("gpt2", dropout=0.1)``.
+        """
+        key = name.removeprefix("openai-community/")
+        if key not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return dataclasses.replace(PRESETS[key], **overrides)
+
+    def replace(self, **changes) -> "GPTConfig":
+        """A copy with some fields changed (validated like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _divisor_near(n: int, target: int) -> int:
+    """The divisor of n closest to target (used only to make an error message helpful)."""
+    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: (abs(d - target), d))
+
+
+PRESETS: dict[str, GPTConfig] = {
+    # GPT-2 (Radford et al., 2019): 1024-token context, byte-level BPE with 50,257 tokens.
+    "gpt2": GPTConfig(n_layer=12, n_head=12, n_embd=768),
+    "gpt2-medium": GPTConfig(n_layer=24, n_head=16, n_embd=1024),
+    "gpt2-large": GPTConfig(n_layer=36, n_head=20, n_embd=1280),
+    "gpt2-xl": GPTConfig(n_layer=48, n_head=25, n_embd=1600),
+    # GPT-1 (Radford et al., 2018): post-LN blocks, 512-token context, 40,478-token BPE vocabulary.
+    "gpt1": GPTConfig(vocab_size=40478, block_size=512, n_layer=12, n_head=12, n_embd=768, pre_ln=False),
+}

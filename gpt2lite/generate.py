@@ -1,0 +1,140 @@
+"""Auto-regressive generation: predict a token, append it, feed the longer sequence back in.
+
+``sample_next`` turns the last position's logits into a token (greedy, temperature, top-k, top-p);
+``stream`` runs the loop, with a KV cache by default; ``generate`` collects what ``stream`` yields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+
+from .model import GPT
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """Set to -inf every logit outside the top-k tokens and outside the top-p nucleus. logits: (B, V)."""
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1): the k-th largest logit
+        logits = logits.masked_fill(logits < kth, float("-inf"))  # ties with the k-th are kept
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        mass_before = torch.cumsum(probs, dim=-1) - probs  # probability of the tokens ranked above each one
+        sorted_logits = sorted_logits.masked_fill(mass_before >= top_p, float("-inf"))  # the top token always stays
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Pick the next token from the last position's logits (B, V) -> (B,).
+
+    temperature == 0 is greedy decoding (argmax); otherwise the logits are divided by the
+    temperature, filtered by top-k / top-p, and a token is drawn from the softmax.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+def _check_sampling_args(
+    model: GPT, max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None, stop_token: int | None
+) -> None:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
+    if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    if stop_token is not None and not 0 <= stop_token < model.config.vocab_size:
+        raise ValueError(f"stop_token {stop_token} is outside the vocabulary [0, {model.config.vocab_size})")
+
+
+@torch.no_grad()
+def _next_logits(model: GPT, seq: torch.Tensor, cache) -> torch.Tensor:
+    """Logits (B, V) for the token after seq (B, L), looking at no more than the last block_size tokens."""
+    window = model.config.block_size
+    if cache is None:
+        return model(seq[:, -window:])[:, -1]
+    if cache.pos == 0 or seq.size(1) > window:
+        # First step, or past the context: positions shift every step, so the cached keys (computed
+        # at other positions) no longer apply. Refill the cache from the last `window` tokens.
+        cache.reset()
+        return model(seq[:, -window:], cache=cache)[:, -1]
+    return model(seq[:, -1:], cache=cache)[:, -1]  # only the newest token: everything else is cached
+
+
+def stream(
+    model: GPT,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+    stop_token: int | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield max_new_tokens new tokens, each of shape (B,), one generation step at a time.
+
+    A prompt longer than the context is cropped to its last block_size tokens, and generation
+    continues past the context with a sliding window. Once a row has produced ``stop_token`` it
+    keeps repeating it; the stream ends early when every row has stopped. The model is put in
+    eval mode while generating (no dropout) and restored afterwards.
+    """
+    _check_sampling_args(model, max_new_tokens, temperature, top_k, top_p, stop_token)
+    window = model.config.block_size
+    model._check_input(idx[:, -window:] if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx, past=0)
+    return _stream(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
+
+
+def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token):
+    """The generation loop behind ``stream`` (a separate generator, so that ``stream`` checks its arguments at once)."""
+    was_training = model.training
+    model.eval()
+    try:
+        seq = idx
+        cache = model.new_cache(idx.size(0)) if use_cache else None
+        finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)  # (B,)
+        for _ in range(max_new_tokens):
+            logits = _next_logits(model, seq, cache)  # (B, V)
+            token = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
+            if stop_token is not None:
+                token = token.masked_fill(finished, stop_token)
+                finished |= token == stop_token
+            seq = torch.cat([seq, token[:, None].to(seq.dtype)], dim=1)  # (B, L + 1)
+            yield token
+            if stop_token is not None and bool(finished.all()):
+                return
+    finally:
+        model.train(was_training)
+
+
+def generate(
+    model: GPT,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+    stop_token: int | None = None,
+) -> torch.Tensor:
+    """The prompt followed by the generated tokens: (B, T + n), n = max_new_tokens unless every row stopped early."""
+    new = list(stream(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token))
+    if not new:
+        return idx.clone()
+    return torch.cat([idx, torch.stack(new, dim=1).to(idx.dtype)], dim=1)

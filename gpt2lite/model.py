@@ -1,0 +1,217 @@
+"""The GPT model: embeddings, a stack of decoder blocks, a final LayerNorm and a tied output layer.
+
+Module and parameter names follow Hugging Face's GPT2LMHeadModel (``transformer.h.0.attn.c_attn``,
+...), so loading OpenAI's weights is a matter of transposing four matrices (see ``pretrained.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .attention import KVCache, SelfAttention
+from .config import GPTConfig
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: widen 4x, GELU, project back."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU is the tanh approximation
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+
+
+class Block(nn.Module):
+    """One decoder block: attention then MLP, each wrapped in a residual connection.
+
+    GPT-2 normalises *before* each sub-layer (pre-LN); GPT-1 normalised *after* the residual
+    add (post-LN). ``config.pre_ln`` switches between the two.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.pre_ln = config.pre_ln
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.attn = SelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.pre_ln:
+            a, weights = self.attn(self.ln_1(x), cache, layer, need_weights)
+            x = x + a
+            x = x + self.mlp(self.ln_2(x))
+        else:
+            a, weights = self.attn(x, cache, layer, need_weights)
+            x = self.ln_1(x + a)
+            x = self.ln_2(x + self.mlp(x))
+        return x, weights  # (B, T, C)
+
+
+class GPT(nn.Module):
+    """GPT-2 (and, through its config switches, GPT-1 and a BERT-style encoder)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT expects a GPTConfig, got {type(config).__name__}; try GPTConfig.from_name('gpt2')")
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
+                wpe=nn.Embedding(config.block_size, config.n_embd),  # learned position embeddings
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                # Post-LN blocks already end in a LayerNorm, so GPT-1 has no final one.
+                ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+                if config.pre_ln
+                else nn.Identity(),
+            )
+        )
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # weight tying: one matrix reads and writes tokens
+
+        self.apply(self._init_weights)
+        # GPT-2 scales the init of the layers that write into the residual stream by 1/sqrt(2 * n_layer),
+        # so the stream's variance does not grow with depth (two such writes per block).
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) -> next-token logits (B, T, vocab_size).
+
+        With a ``cache`` the ids are the continuation of what the cache already holds: positions
+        start at ``cache.pos``, and the cache is extended by T.
+        """
+        logits, _ = self._run(idx, cache, need_weights=False)
+        return logits
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+        """Attention weights of every layer and head, (n_layer, B, n_head, T, T), for plotting."""
+        _, maps = self._run(idx, None, need_weights=True)
+        return torch.stack(maps)
+
+    def _run(
+        self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        past = cache.pos if cache is not None else 0
+        self._check_input(idx, past)
+        B, T = idx.shape
+        pos = torch.arange(past, past + T, device=idx.device)  # (T,)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
+        x = self.transformer.drop(x)
+        maps = []
+        for layer, block in enumerate(self.transformer.h):
+            x, weights = block(x, cache, layer, need_weights)
+            maps.append(weights)
+        if cache is not None:
+            cache.advance(T)
+        x = self.transformer.ln_f(x)
+        return self.lm_head(x), maps  # (B, T, vocab_size)
+
+    def _check_input(self, idx: torch.Tensor, past: int) -> None:
+        """Turn the mistakes people make into clear errors instead of a crash deep inside torch."""
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"idx must be a LongTensor of token ids, got {type(idx).__name__}; use torch.tensor([ids])")
+        if idx.dtype not in (torch.long, torch.int32):
+            raise TypeError(f"idx must hold integer token ids (torch.long), got dtype {idx.dtype}")
+        if idx.dim() != 2:
+            hint = " (add a batch dimension: idx.unsqueeze(0))" if idx.dim() == 1 else ""
+            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}{hint}")
+        if idx.size(1) == 0:
+            raise ValueError("idx is empty (T == 0): give the model at least one token")
+        if past + idx.size(1) > self.config.block_size:
+            raise ValueError(
+                f"sequence length {past + idx.size(1)} exceeds the context of {self.config.block_size} tokens "
+                f"(block_size); crop the input to its last {self.config.block_size} tokens "
+                "(generate() does this for you)"
+            )
+        weight = self.transformer.wte.weight
+        if idx.device != weight.device and weight.device.type != "meta":
+            raise ValueError(f"idx is on {idx.device} but the model is on {weight.device}; move it with idx.to(device)")
+        if not torch.compiler.is_compiling() and idx.device.type != "meta":
+            lo, hi = idx.min().item(), idx.max().item()
+            if lo < 0 or hi >= self.config.vocab_size:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
+
+    # ------------------------------------------------------------------ helpers
+    def num_parameters(self) -> int:
+        """Number of parameters; the tied embedding / output matrix is counted once."""
+        return sum(p.numel() for p in self.parameters())  # parameters() yields a shared tensor once
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty KV cache for this model, on its device and in its dtype."""
+        weight = self.transformer.wte.weight
+        return KVCache(self.config, batch_size, device=weight.device, dtype=weight.dtype)
+
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        stop_token: int | None = None,
+    ) -> torch.Tensor:
+        """Continue idx (B, T) by max_new_tokens tokens: (B, T + max_new_tokens). See ``gpt2lite.generate``."""
+        from .generate import generate
+
+        return generate(self, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
+
+    def stream(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        stop_token: int | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """Like ``generate``, but yields each new token (B,) as soon as it is sampled."""
+        from .generate import stream
+
+        return stream(self, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path, **overrides) -> "GPT":
+        """Load GPT-2 weights in Hugging Face format: a local directory or a hub id such as "gpt2"."""
+        from .pretrained import load_pretrained
+
+        return load_pretrained(name_or_dir, **overrides)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors that transformers.GPT2LMHeadModel can load."""
+        from .pretrained import save_pretrained
+
+        return save_pretrained(self, directory)

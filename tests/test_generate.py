@@ -1,0 +1,171 @@
+"""Generation: sampling rules, the KV cache, cropping and the sliding window, streaming, stop tokens."""
+
+import pytest
+import torch
+
+from gpt2lite import GPT, GPTConfig
+from gpt2lite.generate import filter_logits, sample_next
+
+TINY = GPTConfig(vocab_size=61, block_size=16, n_layer=2, n_head=2, n_embd=32)
+
+
+@pytest.fixture
+def model() -> GPT:
+    torch.manual_seed(0)
+    model = GPT(TINY)
+    # Larger weights than GPT-2's init make sharper, more varied predictions, so a wrong cache shows up.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(8)
+    return model.eval()
+
+
+def prompt(b: int = 2, t: int = 5, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, TINY.vocab_size, (b, t), generator=torch.Generator().manual_seed(seed))
+
+
+def test_cache_logits_equal_uncached_logits(model):
+    idx = prompt(t=4)
+    cache = model.new_cache(2)
+    model(idx[:, :3], cache=cache)
+    step = model(idx[:, 3:], cache=cache)[:, -1]
+    torch.testing.assert_close(step, model(idx)[:, -1], atol=1e-5, rtol=0)
+    several = model(torch.randint(0, 61, (2, 3)), cache=cache)  # several new tokens after a cached prefix
+    assert several.shape == (2, 3, TINY.vocab_size) and cache.pos == 7
+
+
+def test_greedy_cached_equals_uncached_past_the_context(model):
+    idx = prompt(t=5)
+    fast = model.generate(idx, 40, temperature=0, use_cache=True)  # 45 tokens > block_size 16
+    slow = model.generate(idx, 40, temperature=0, use_cache=False)
+    assert fast.shape == (2, 45)
+    assert torch.equal(fast, slow)
+    assert torch.equal(fast[:, :5], idx)
+
+
+def test_each_step_uses_the_last_block_size_tokens(model):
+    out = model.generate(prompt(b=1, t=3), 30, temperature=0)
+    for end in range(TINY.block_size + 1, out.size(1)):
+        window = out[:, end - TINY.block_size : end]
+        assert model(window)[0, -1].argmax().item() == out[0, end].item()
+
+
+def test_long_prompt_is_cropped(model):
+    long = prompt(b=1, t=40)
+    out = model.generate(long, 3, temperature=0)
+    assert out.shape == (1, 43)
+    assert torch.equal(out[:, 40:], model.generate(long[:, -16:], 3, temperature=0)[:, 16:])
+
+
+def test_seeded_sampling_is_reproducible(model):
+    idx = prompt()
+    a = model.generate(idx, 20, temperature=1.0, top_k=10, generator=torch.Generator().manual_seed(42))
+    b = model.generate(idx, 20, temperature=1.0, top_k=10, generator=torch.Generator().manual_seed(42))
+    c = model.generate(idx, 20, temperature=1.0, top_k=10, generator=torch.Generator().manual_seed(43))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_sampled_cached_equals_uncached_with_same_seed(model):
+    idx = prompt()
+    kw = dict(temperature=0.8, top_p=0.9)
+    a = model.generate(idx, 25, use_cache=True, generator=torch.Generator().manual_seed(0), **kw)
+    b = model.generate(idx, 25, use_cache=False, generator=torch.Generator().manual_seed(0), **kw)
+    assert torch.equal(a, b)
+
+
+def test_stream_yields_the_same_tokens_as_generate(model):
+    idx = prompt()
+    tokens = list(model.stream(idx, 12, temperature=0))
+    assert len(tokens) == 12 and tokens[0].shape == (2,)
+    assert torch.equal(torch.cat([idx, torch.stack(tokens, 1)], 1), model.generate(idx, 12, temperature=0))
+
+
+def test_stop_token_ends_generation(model):
+    idx = prompt(b=1)
+    free = model.generate(idx, 20, temperature=0)
+    stop = free[0, 5 + 3].item()  # the 4th generated token
+    out = model.generate(idx, 20, temperature=0, stop_token=stop)
+    first = (free[0, 5:] == stop).nonzero()[0].item()
+    assert out.size(1) == 5 + first + 1 and out[0, -1].item() == stop
+
+
+def test_stopped_rows_repeat_the_stop_token(model):
+    idx = prompt(b=2)
+    free = model.generate(idx, 10, temperature=0)
+    stop = free[0, 6].item()
+    out = model.generate(idx, 10, temperature=0, stop_token=stop)
+    row = out[0, 5:]
+    hit = (row == stop).nonzero()[0].item()
+    assert torch.all(row[hit:] == stop)
+
+
+def test_generate_restores_training_mode(model):
+    model.train()
+    model.generate(prompt(), 2)
+    assert model.training
+
+
+def test_generation_stays_in_vocabulary(model):
+    out = model.generate(prompt(), 50, temperature=2.0, generator=torch.Generator().manual_seed(0))
+    assert out.min() >= 0 and out.max() < TINY.vocab_size
+
+
+def test_zero_new_tokens_returns_prompt(model):
+    idx = prompt()
+    assert torch.equal(model.generate(idx, 0), idx)
+
+
+# ---------------------------------------------------------------------------- sampling rules
+def test_top_k_keeps_k_tokens():
+    logits = torch.tensor([[1.0, 5.0, 3.0, 4.0, 2.0]])
+    kept = filter_logits(logits, top_k=2).isfinite()
+    assert kept.tolist() == [[False, True, False, True, False]]
+
+
+def test_top_p_keeps_the_smallest_nucleus():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    logits = probs.log()
+    assert filter_logits(logits, top_p=0.7).isfinite().tolist() == [[True, True, False, False]]
+    assert filter_logits(logits, top_p=0.8).isfinite().tolist() == [[True, True, False, False]]
+    assert filter_logits(logits, top_p=0.81).isfinite().tolist() == [[True, True, True, False]]
+    assert filter_logits(logits, top_p=0.01).isfinite().tolist() == [[True, False, False, False]]
+
+
+def test_top_p_sampling_frequencies():
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().expand(20000, 4)
+    draws = sample_next(logits, top_p=0.8, generator=torch.Generator().manual_seed(0))
+    freq = torch.bincount(draws, minlength=4).float() / 20000
+    torch.testing.assert_close(freq, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.015, rtol=0)
+
+
+def test_temperature_sharpens_and_greedy_is_argmax():
+    logits = torch.tensor([[1.0, 2.0, 0.5]])
+    assert sample_next(logits, temperature=0).tolist() == [1]
+    g = torch.Generator().manual_seed(0)
+    cold = sample_next(logits.expand(2000, 3), temperature=0.1, generator=g)
+    assert (cold == 1).float().mean() > 0.99
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(temperature=-0.1), "temperature must be a number >= 0"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(top_p=0.0), r"top_p must be None or in \(0, 1\]"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(top_k=0), "top_k must be None or an integer >= 1"),
+        (dict(max_new_tokens=-1), "max_new_tokens"),
+        (dict(stop_token=61), "stop_token 61 is outside"),
+    ],
+)
+def test_bad_sampling_arguments(model, kwargs, message):
+    kwargs = {"max_new_tokens": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        model.generate(prompt(), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        model.stream(prompt(), **kwargs)  # checked at once, not at the first next()
+
+
+def test_bad_prompt_ids(model):
+    with pytest.raises(ValueError, match="token id 99 is outside"):
+        model.generate(torch.tensor([[1, 99]]), 3)
