@@ -2,6 +2,7 @@
 
 from .config import GPTConfig
 from .model import GPT
+from .tokenizer import BPETokenizer
 
-__all__ = ["GPTConfig", "GPT"]
+__all__ = ["GPTConfig", "GPT", "BPETokenizer"]
 __version__ = "0.1.0"

@@ -1,0 +1,405 @@
+"""Byte-level BPE, the tokenizer of GPT-2: load GPT-2's exact vocabulary, or train your own.
+
+Text becomes ids in three steps:
+
+1. a regex splits the text into chunks (words, numbers, punctuation runs, whitespace), so merges never cross
+   a word boundary and " dog", " dog." and " dog!" all share the token " dog";
+2. each chunk becomes its UTF-8 bytes, and each byte its base token (so any text at all can be encoded);
+3. adjacent pairs of tokens are merged into new tokens, always the pair that was learned earliest first,
+   until no learned pair is left.
+
+Training (``BPETokenizer.train``) learns those merges: start from bytes, and repeatedly merge the most
+frequent adjacent pair of the training text into a new token.
+
+``BPETokenizer.from_tiktoken("gpt2")`` gives the same ids as tiktoken, with one caveat: the ``regex`` package may
+know a newer Unicode version than tiktoken's Rust regex, so characters assigned only recently (e.g. Unicode 17's
+CJK Extension J) can be letters here and not there, and split differently.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import numbers
+import os
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+
+import regex
+
+# GPT-2's pre-tokenizer: English contractions, letters, digits, other symbols (each optionally led by one space),
+# then whitespace. "\s+(?!\S)" leaves the last space of a run to start the next word: "a   b" -> "a", "  ", " b".
+GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+_FILE_FORMAT = "gpt2lite-bpe-v1"
+_CACHE_SIZE = 1 << 16  # chunks remembered by encode; the cache is emptied when full, so memory stays bounded
+_NOT_A_MERGE = float("inf")  # the "rank" of a pair that was never merged
+
+Pair = tuple[int, int]
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from the 256 byte values to 256 printable characters.
+
+    encoder.json and vocab.bpe store tokens as text. Bytes that are printable characters ("!".."~", "¡".."¬",
+    "®".."ÿ") stand for themselves; the other 68 (controls, space, ...) are moved to chr(256) and up, so a space
+    is written "Ġ" and a newline "Ċ". The dict lists the printable bytes first: that is also the order of
+    GPT-2's base token ids 0..255.
+    """
+    ranges = [("!", "~"), ("¡", "¬"), ("®", "ÿ")]
+    printable = [b for first, last in ranges for b in range(ord(first), ord(last) + 1)]
+    table = {b: chr(b) for b in printable}
+    others = [b for b in range(256) if b not in table]
+    table.update({b: chr(256 + n) for n, b in enumerate(others)})
+    return table
+
+
+def _merge(ids: list[int], pair: Pair, new_id: int) -> list[int]:
+    """Replace each occurrence of pair in ids, scanning left to right, by new_id."""
+    out = []
+    i = 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _pairs(ids: list[int]) -> Iterator[Pair]:
+    """The adjacent pairs of ids: [1, 2, 3] -> (1, 2), (2, 3)."""
+    return zip(ids, ids[1:])
+
+
+def _count_pairs(words: list[list[int]], counts: list[int]) -> Counter[Pair]:
+    """How often each adjacent pair occurs in the text, given its distinct words and how often each occurs."""
+    stats: Counter[Pair] = Counter()
+    for word, count in zip(words, counts):
+        for pair in _pairs(word):
+            stats[pair] += count
+    return stats
+
+
+def _learn_by_recount(
+    words: list[list[int]], counts: list[int], num_merges: int
+) -> Iterator[tuple[Pair, int, int]]:
+    """Yield (pair, new id, count) for each merge, recounting every pair of every word before each merge.
+
+    Simple, and slow: each merge costs a pass over the whole (deduplicated) text.
+    """
+    for new_id in range(256, 256 + num_merges):
+        stats = _count_pairs(words, counts)
+        if not stats:
+            return
+        pair = min(stats, key=lambda p: (-stats[p], p))  # most frequent; ties go to the smallest pair
+        yield pair, new_id, stats[pair]
+        words = [_merge(word, pair, new_id) for word in words]
+
+
+def _learn_incrementally(
+    words: list[list[int]], counts: list[int], num_merges: int
+) -> Iterator[tuple[Pair, int, int]]:
+    """Yield the same merges as _learn_by_recount, updating the counts instead of recounting them.
+
+    We keep, for each pair, its count and the set of words that contain it. A merge then only revisits the
+    words that contain the merged pair: their old pairs are uncounted and their new pairs counted. A heap of
+    (-count, pair) finds the most frequent pair; entries whose count has changed since are skipped when popped.
+    """
+    words = [list(word) for word in words]  # a copy: merged words replace the caller's ones here
+    stats = _count_pairs(words, counts)
+    where: defaultdict[Pair, set[int]] = defaultdict(set)  # pair -> indices of the words that contain it
+    for w, word in enumerate(words):
+        for pair in _pairs(word):
+            where[pair].add(w)
+    heap = [(-count, pair) for pair, count in stats.items()]
+    heapq.heapify(heap)
+
+    for new_id in range(256, 256 + num_merges):
+        while heap and stats.get(heap[0][1]) != -heap[0][0]:
+            heapq.heappop(heap)  # a stale entry: that pair's count has changed since it was pushed
+        if not heap:
+            return
+        neg_count, pair = heapq.heappop(heap)  # most frequent; ties go to the smallest pair, as in recount
+        yield pair, new_id, -neg_count
+
+        changed = set()
+        for w in where.pop(pair):
+            old, new = words[w], _merge(words[w], pair, new_id)
+            words[w] = new
+            for p in _pairs(old):
+                stats[p] -= counts[w]
+            for p in _pairs(new):
+                stats[p] += counts[w]
+                where[p].add(w)
+            old_pairs, new_pairs = set(_pairs(old)), set(_pairs(new))
+            for p in old_pairs - new_pairs - {pair}:
+                where[p].discard(w)
+            changed |= old_pairs | new_pairs
+        for p in changed:
+            if stats[p] > 0:
+                heapq.heappush(heap, (-stats[p], p))
+            else:
+                del stats[p]
+
+
+def _replace_lone_surrogates(text: str) -> str:
+    """Make text encodable as UTF-8 as tiktoken does: join surrogate pairs, turn lone surrogates into U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: a split pattern, a base token per byte, merges, and special tokens.
+
+    Attributes:
+        pattern: the regex that splits text into chunks before BPE.
+        byte_to_id: the id of each byte value's base token (256 entries).
+        merges: (left id, right id) -> id of the merged token, in the order learned. Merged ids grow with
+            that order, so a merge's id is also its rank: encoding merges the pair with the lowest id first.
+        vocab: id -> the bytes that token stands for (special tokens included).
+        special_tokens: special string -> id, e.g. {"<|endoftext|>": 50256}.
+    """
+
+    def __init__(self, pattern: str = GPT2_SPLIT_PATTERN) -> None:
+        self.pattern = pattern
+        self.byte_to_id: list[int] = list(range(256))
+        self.merges: dict[Pair, int] = {}
+        self.special_tokens: dict[str, int] = {}
+        self._build_vocab()
+
+    def _build_vocab(self) -> None:
+        """Recompute what derives from the pattern, byte_to_id, merges and special_tokens; empty the cache."""
+        self._split = regex.compile(self.pattern)
+        self.vocab: dict[int, bytes] = {i: bytes([b]) for b, i in enumerate(self.byte_to_id)}
+        for (left, right), new_id in self.merges.items():
+            self.vocab[new_id] = self.vocab[left] + self.vocab[right]
+        for text, i in self.special_tokens.items():
+            self.vocab[i] = text.encode("utf-8")
+        self._cache: dict[str, list[int]] = {}
+
+    # ---- loading GPT-2 ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_tiktoken(cls, encoding_name: str = "gpt2") -> BPETokenizer:
+        """GPT-2's exact tokenizer (or another tiktoken byte-level BPE), rebuilt from tiktoken's data.
+
+        tiktoken stores no merges, only each token's bytes and rank (= id). We recover them in rank order:
+        encoding a token's bytes with the merges of lower rank found so far must leave exactly two tokens,
+        and those two are the pair that merges into it. The split pattern is the encoding's own (for "gpt2",
+        tiktoken's faster spelling of GPT2_SPLIT_PATTERN, which splits text the same way).
+        """
+        try:
+            import tiktoken
+        except ImportError as e:
+            raise ImportError("BPETokenizer.from_tiktoken needs tiktoken: pip install tiktoken") from e
+        enc = tiktoken.get_encoding(encoding_name)
+        ranks: dict[bytes, int] = enc._mergeable_ranks
+        tok = cls(pattern=enc._pat_str)
+        tok.byte_to_id = [ranks[bytes([b])] for b in range(256)]
+        for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+            if len(token) == 1:
+                continue
+            parts = tok._bpe(token)
+            if len(parts) != 2:
+                raise ValueError(f"token {token!r} (rank {rank}) is not a merge of two tokens of lower rank")
+            tok.merges[parts[0], parts[1]] = rank
+        tok.special_tokens = dict(enc._special_tokens)
+        tok._build_vocab()
+        return tok
+
+    @classmethod
+    def from_gpt2_files(cls, encoder_json: str | os.PathLike, vocab_bpe: str | os.PathLike) -> BPETokenizer:
+        """GPT-2's tokenizer from OpenAI's files: encoder.json (token -> id) and vocab.bpe (one merge per line).
+
+        Both write tokens as text through bytes_to_unicode. vocab.bpe's first line is a version header; each
+        other line is a merge "left right", in order. Ids of encoder.json that are neither bytes nor merges are
+        special tokens.
+        """
+        encoder: dict[str, int] = json.loads(Path(encoder_json).read_text(encoding="utf-8"))
+        merge_lines = Path(vocab_bpe).read_text(encoding="utf-8").splitlines()[1:]
+        byte_to_char = bytes_to_unicode()
+        tok = cls()
+        tok.byte_to_id = [encoder[byte_to_char[b]] for b in range(256)]
+        for line in merge_lines:
+            if line:
+                left, right = line.split(" ")
+                tok.merges[encoder[left], encoder[right]] = encoder[left + right]
+        known_ids = set(tok.byte_to_id) | set(tok.merges.values())
+        tok.special_tokens = {text: i for text, i in encoder.items() if i not in known_ids}
+        tok._build_vocab()
+        return tok
+
+    # ---- training --------------------------------------------------------------------------------------------
+
+    def train(self, text: str, vocab_size: int, method: str = "incremental", verbose: bool = False) -> None:
+        """Learn vocab_size - 256 merges from text, replacing everything but the split pattern.
+
+        The text is split with self.pattern, and each distinct chunk is kept once with its count. Then, again
+        and again, the most frequent adjacent pair becomes a new token; among pairs of equal count the smallest
+        pair (as a tuple of ids) wins, so training is deterministic. Byte b gets id b and merge i id 256 + i.
+        Training stops early if no pair is left (a tiny text).
+
+        method="recount" recounts all pairs before each merge (simple, slow); method="incremental" updates
+        only the counts that a merge changes (fast). Both learn exactly the same merges.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"train expects a str, got {type(text).__name__}")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256:
+            raise ValueError(f"vocab_size must be an integer >= 256 (the 256 byte tokens), got {vocab_size!r}")
+        learners = {"recount": _learn_by_recount, "incremental": _learn_incrementally}
+        if method not in learners:
+            raise ValueError(f"method must be 'incremental' or 'recount', got {method!r}")
+
+        chunk_counts = Counter(self._split.findall(_replace_lone_surrogates(text)))
+        words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
+        self.byte_to_id, self.merges, self.special_tokens = list(range(256)), {}, {}
+        self._build_vocab()
+        num_merges = vocab_size - 256
+        learned = learners[method](words, list(chunk_counts.values()), num_merges)
+        for i, (pair, new_id, count) in enumerate(learned, start=1):
+            self.merges[pair] = new_id
+            self.vocab[new_id] = self.vocab[pair[0]] + self.vocab[pair[1]]
+            if verbose:
+                print(f"merge {i}/{num_merges}: {pair} -> {new_id} {self.vocab[new_id]!r} ({count} times)")
+        self._build_vocab()
+
+    def register_special_tokens(self, special_tokens: dict[str, int]) -> None:
+        """Add special tokens, e.g. {"<|endoftext|>": 300}. Their ids must not already be taken."""
+        taken = dict(self.vocab)
+        for text, i in special_tokens.items():
+            if not isinstance(text, str) or not text:
+                raise ValueError(f"a special token must be a non-empty string, got {text!r}")
+            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+                raise ValueError(f"the id of {text!r} must be a non-negative integer, got {i!r}")
+            if i in taken and self.special_tokens.get(text) != i:
+                raise ValueError(f"id {i} for {text!r} is already the id of {taken[i]!r}")
+            taken[i] = text.encode("utf-8")
+        self.special_tokens.update(special_tokens)
+        self._build_vocab()
+
+    # ---- encoding and decoding -------------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        """One more than the largest id: the number of rows an embedding table needs."""
+        return max(self.vocab) + 1
+
+    @property
+    def eot_token(self) -> int | None:
+        """The id of "<|endoftext|>", or None if this tokenizer has no such special token."""
+        return self.special_tokens.get("<|endoftext|>")
+
+    def encode(self, text: str, allowed_special: str | Collection[str] = "none") -> list[int]:
+        """Encode text to token ids.
+
+        By default special-token strings are ordinary text, as in tiktoken's encode_ordinary. With
+        allowed_special="all" (or a set of special strings) those strings become their single special id.
+        Lone surrogates, which UTF-8 cannot encode, become U+FFFD as in tiktoken.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        text = _replace_lone_surrogates(text)
+        special = self._allowed_special(allowed_special)
+        if not special:
+            return self._encode_ordinary(text)
+        # Longest first, so that a special string that contains another one wins.
+        alternatives = "|".join(regex.escape(s) for s in sorted(special, key=len, reverse=True))
+        ids = []
+        for i, part in enumerate(regex.split(f"({alternatives})", text)):
+            if i % 2 == 1:  # split() puts the matched separators at the odd positions
+                ids.append(self.special_tokens[part])
+            else:
+                ids.extend(self._encode_ordinary(part))
+        return ids
+
+    def _allowed_special(self, allowed_special: str | Collection[str]) -> set[str]:
+        """The set of special strings that allowed_special ("all", "none" or a set of strings) stands for."""
+        if allowed_special == "all":
+            return set(self.special_tokens)
+        if allowed_special == "none":
+            return set()
+        if isinstance(allowed_special, str):
+            raise ValueError(f"allowed_special must be 'all', 'none' or a set of strings, got {allowed_special!r}")
+        allowed = set(allowed_special)
+        unknown = allowed - self.special_tokens.keys()
+        if unknown:
+            known = sorted(self.special_tokens)
+            raise ValueError(f"unknown special tokens {sorted(unknown)}; this tokenizer has {known}")
+        return allowed
+
+    def _encode_ordinary(self, text: str) -> list[int]:
+        """Encode text with no special tokens: split it into chunks and BPE each chunk (cached)."""
+        ids = []
+        for chunk in self._split.findall(text):
+            chunk_ids = self._cache.get(chunk)
+            if chunk_ids is None:
+                chunk_ids = self._bpe(chunk.encode("utf-8"))
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[chunk] = chunk_ids
+            ids.extend(chunk_ids)
+        return ids
+
+    def _bpe(self, data: bytes) -> list[int]:
+        """BPE one chunk: start from its bytes' tokens and merge the earliest-learned pair until none is left."""
+        ids = [self.byte_to_id[b] for b in data]
+        while len(ids) >= 2:
+            pair = min(_pairs(ids), key=lambda p: self.merges.get(p, _NOT_A_MERGE))
+            if pair not in self.merges:
+                break
+            ids = _merge(ids, pair, self.merges[pair])
+        return ids
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The bytes that the token ids stand for, concatenated. Accepts a list, or a tensor/array of ints."""
+        if hasattr(ids, "tolist"):  # torch tensors, numpy arrays
+            ids = ids.tolist()
+        parts = []
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or int(i) not in self.vocab:
+                raise ValueError(f"invalid token id {i!r}: ids are integers in 0..{self.vocab_size - 1}")
+            parts.append(self.vocab[int(i)])
+        return b"".join(parts)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text that the token ids stand for. Bytes that are not valid UTF-8 (a character split between
+        tokens, cut off at the end) become U+FFFD, as in GPT-2."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    # ---- saving ----------------------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer as JSON: pattern, special tokens, byte -> id table, and merges in order."""
+        data = {
+            "format": _FILE_FORMAT,
+            "pattern": self.pattern,
+            "special_tokens": self.special_tokens,
+            "byte_to_id": self.byte_to_id,
+            "merges": {f"{left} {right}": new_id for (left, right), new_id in self.merges.items()},
+        }
+        Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BPETokenizer:
+        """Read a tokenizer written by save()."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != _FILE_FORMAT:
+            raise ValueError(f"{path} is not a tokenizer saved by BPETokenizer.save ({_FILE_FORMAT})")
+        tok = cls(data["pattern"])
+        tok.byte_to_id = data["byte_to_id"]
+        tok.merges = {tuple(map(int, pair.split())): new_id for pair, new_id in data["merges"].items()}
+        tok.special_tokens = data["special_tokens"]
+        tok._build_vocab()
+        return tok
+
+    def __repr__(self) -> str:
+        return (
+            f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)}, "
+            f"special_tokens={len(self.special_tokens)})"
+        )

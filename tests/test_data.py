@@ -1,0 +1,179 @@
+"""Data pipeline: Tiny Shakespeare on disk, the character tokenizer, splits and batches."""
+
+import hashlib
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+
+from gpt2lite import data
+from gpt2lite.data import (
+    CharTokenizer,
+    DownloadError,
+    download,
+    get_batch,
+    load_shakespeare,
+    tiny_shakespeare,
+    train_val_split,
+)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make every download fail as it would on an offline machine; tests never reach the network."""
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+
+
+# ------------------------------------------------------------------------------ Tiny Shakespeare
+def test_tiny_shakespeare_is_found_through_the_env_var_and_checked(no_network):
+    text = tiny_shakespeare()  # conftest points GPT2LITE_DATA_DIR at ../shared/data
+    assert len(text) == 1_115_394
+    assert text.startswith("First Citizen:\nBefore we proceed any further, hear me speak.")
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == data.TINY_SHAKESPEARE_SHA256
+
+
+def test_a_corrupted_local_copy_is_an_error_not_used(tmp_path, no_network):
+    (tmp_path / data.TINY_SHAKESPEARE_FILENAME).write_text("To be, or not to be\n")
+    with pytest.raises(ValueError, match="is not Tiny Shakespeare.*checksum.*Delete it"):
+        tiny_shakespeare(tmp_path)
+
+
+def test_a_missing_file_offline_says_how_to_point_at_a_local_copy(tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "empty"))
+    with pytest.raises(DownloadError, match="could not download") as info:
+        tiny_shakespeare()
+    assert "GPT2LITE_DATA_DIR" in str(info.value) and "data_dir" in str(info.value)
+    assert list((tmp_path / "empty").iterdir()) == []  # no half-written file left behind
+
+
+def test_the_cache_folder_is_used_when_nothing_else_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data.default_data_dir() == tmp_path / "gpt2lite"
+
+
+# ------------------------------------------------------------------------------------- download
+def test_download_verifies_the_checksum_and_renames_atomically(tmp_path):
+    source = tmp_path / "source.txt"
+    source.write_bytes(b"hello, world\n")
+    good = hashlib.sha256(b"hello, world\n").hexdigest()
+    dest = tmp_path / "out" / "file.txt"
+
+    assert download(source.as_uri(), dest, good) == dest
+    assert dest.read_bytes() == b"hello, world\n"
+
+    wrong = "0" * 64
+    dest2 = tmp_path / "out" / "other.txt"
+    with pytest.raises(DownloadError, match="checksum"):
+        download(source.as_uri(), dest2, wrong)
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["file.txt"]  # no temp file, no unverified file
+
+
+def test_download_replaces_an_existing_file_with_a_wrong_checksum(tmp_path):
+    source = tmp_path / "source.txt"
+    source.write_bytes(b"the right bytes")
+    dest = tmp_path / "file.txt"
+    dest.write_bytes(b"the wrong bytes")
+    with pytest.warns(UserWarning, match="downloading it again"):
+        download(source.as_uri(), dest, hashlib.sha256(b"the right bytes").hexdigest())
+    assert dest.read_bytes() == b"the right bytes"
+
+
+def test_download_of_a_bad_existing_file_offline_is_a_clear_error(tmp_path, no_network):
+    dest = tmp_path / "file.txt"
+    dest.write_bytes(b"the wrong bytes")
+    with pytest.warns(UserWarning), pytest.raises(DownloadError, match=f"copy the file to {dest}"):
+        download("https://example.invalid/file.txt", dest, "0" * 64)
+
+
+def test_download_skips_a_file_that_is_already_right(tmp_path, no_network):
+    dest = tmp_path / "file.txt"
+    dest.write_bytes(b"cached")
+    assert download("https://example.invalid/file.txt", dest, hashlib.sha256(b"cached").hexdigest()) == dest
+
+
+# ------------------------------------------------------------------------------------ tokenizer
+def test_char_tokenizer_round_trip_and_sorted_vocabulary():
+    text = "hello world!"
+    tok = CharTokenizer(text)
+    assert tok.chars == sorted(set(text)) and tok.vocab_size == 9
+    ids = tok.encode("hold!")
+    assert ids == [tok.stoi[c] for c in "hold!"]
+    assert tok.decode(ids) == "hold!"
+    assert tok.decode(torch.tensor(ids)) == "hold!"
+
+
+def test_char_tokenizer_rejects_unknown_characters_and_ids():
+    tok = CharTokenizer("abc")
+    with pytest.raises(ValueError, match=r"'z' \(U\+007A, at position 2\) is not in this tokenizer's vocabulary"):
+        tok.encode("abz")
+    with pytest.raises(ValueError, match="outside this tokenizer's vocabulary"):
+        tok.decode([0, 3])
+
+
+def test_shakespeare_char_level_has_65_characters():
+    train_ids, val_ids, tok = load_shakespeare("char")
+    assert tok.vocab_size == 65
+    assert train_ids.dtype == val_ids.dtype == torch.long
+    assert len(train_ids) + len(val_ids) == 1_115_394
+    assert tok.decode(train_ids[:14]) == "First Citizen:"
+
+
+def test_shakespeare_bpe_level_uses_gpt2_tokens():
+    train_ids, val_ids, tok = load_shakespeare("bpe")
+    assert tok.vocab_size == 50257
+    assert len(train_ids) + len(val_ids) == 338_025  # GPT-2's tokenizer: about 3.3 characters per token
+    assert tok.decode(train_ids[:4].tolist()) == "First Citizen:\n"
+
+
+def test_load_shakespeare_rejects_an_unknown_level():
+    with pytest.raises(ValueError, match="'char' or 'bpe'"):
+        load_shakespeare("word")
+
+
+# ---------------------------------------------------------------------------------------- batches
+def test_split_is_first_90_percent_then_last_10():
+    ids = torch.arange(1000)
+    train, val = train_val_split(ids)
+    assert len(train) == 900 and len(val) == 100
+    assert torch.equal(torch.cat([train, val]), ids)
+    train, val = train_val_split(ids, val_fraction=0.25)
+    assert len(train) == 750 and val[0] == 750
+    with pytest.raises(ValueError, match="val_fraction"):
+        train_val_split(ids, val_fraction=1.0)
+
+
+def test_get_batch_targets_are_inputs_shifted_by_one():
+    ids = torch.arange(100)
+    x, y = get_batch(ids, batch_size=8, block_size=10, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (8, 10)
+    assert torch.equal(y, x + 1)  # with ids == positions, "the next token" is "plus one"
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    assert int(x.min()) >= 0 and int(y.max()) <= 99  # windows stay inside the data
+
+
+def test_get_batch_can_reach_the_last_token():
+    ids = torch.arange(11)
+    x, y = get_batch(ids, batch_size=4, block_size=10)  # exactly one window fits
+    assert torch.equal(x, torch.arange(10).expand(4, 10)) and torch.equal(y[:, -1], torch.full((4,), 10))
+
+
+def test_get_batch_is_reproducible_with_a_seeded_generator():
+    ids = torch.arange(10_000)
+    a = get_batch(ids, 4, 16, generator=torch.Generator().manual_seed(42))
+    b = get_batch(ids, 4, 16, generator=torch.Generator().manual_seed(42))
+    c = get_batch(ids, 4, 16, generator=torch.Generator().manual_seed(43))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_get_batch_needs_block_size_plus_one_tokens():
+    with pytest.raises(ValueError, match="has 10 tokens.*needs 11"):
+        get_batch(torch.arange(10), batch_size=2, block_size=10)
+    with pytest.raises(ValueError, match="1-D tensor"):
+        get_batch(torch.arange(100).view(10, 10), batch_size=2, block_size=4)
