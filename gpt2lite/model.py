@@ -7,7 +7,6 @@ Module and parameter names follow Hugging Face's GPT2LMHeadModel (``transformer.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ import torch.nn as nn
 
 from .attention import KVCache, SelfAttention
 from .config import GPTConfig
+from .generate import generate, stream
 
 
 class MLP(nn.Module):
@@ -171,37 +171,9 @@ class GPT(nn.Module):
         weight = self.transformer.wte.weight
         return KVCache(self.config, batch_size, device=weight.device, dtype=weight.dtype)
 
-    def generate(
-        self,
-        idx: torch.Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        use_cache: bool = True,
-        generator: torch.Generator | None = None,
-        stop_token: int | None = None,
-    ) -> torch.Tensor:
-        """Continue idx (B, T) by max_new_tokens tokens: (B, T + max_new_tokens). See ``gpt2lite.generate``."""
-        from .generate import generate
-
-        return generate(self, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
-
-    def stream(
-        self,
-        idx: torch.Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        use_cache: bool = True,
-        generator: torch.Generator | None = None,
-        stop_token: int | None = None,
-    ) -> Iterator[torch.Tensor]:
-        """Like ``generate``, but yields each new token (B,) as soon as it is sampled."""
-        from .generate import stream
-
-        return stream(self, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
+    # Generation lives in generate.py; these make it available as model.generate(...) and model.stream(...).
+    generate = generate
+    stream = stream
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, **overrides) -> "GPT":
