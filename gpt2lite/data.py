@@ -187,8 +187,8 @@ def get_batch(
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,)
     offsets = starts[:, None] + torch.arange(block_size + 1)  # (B, T + 1)
     windows = data[offsets]  # (B, T + 1)
-    x = windows[:, :-1]  # (B, T)
-    y = windows[:, 1:]  # (B, T)
+    x = windows[:, :-1].contiguous()  # (B, T); contiguous, so that x.view(-1) works as users expect
+    y = windows[:, 1:].contiguous()  # (B, T)
     return x.to(device), y.to(device)
 
 

@@ -94,7 +94,8 @@ def stream(
     A prompt longer than the context is cropped to its last block_size tokens, and generation
     continues past the context with a sliding window. Once a row has produced ``stop_token`` it
     keeps repeating it; the stream ends early when every row has stopped. The model is put in
-    eval mode while generating (no dropout) and restored afterwards.
+    eval mode while generating (no dropout) and restored afterwards. ``use_cache`` applies to causal
+    models only: a bidirectional model is always run on the whole window.
     """
     _check_sampling_args(model, max_new_tokens, temperature, top_k, top_p, stop_token)
     window = model.config.block_size
@@ -108,7 +109,9 @@ def _stream(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, ge
     model.eval()
     try:
         seq = idx
-        cache = model.new_cache(idx.size(0)) if use_cache else None
+        # A cache only holds for causal attention: in a bidirectional model every new token changes the keys
+        # and values of all earlier positions, so there each step recomputes the whole window.
+        cache = model.new_cache(idx.size(0)) if use_cache and model.config.causal else None
         finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)  # (B,)
         for _ in range(max_new_tokens):
             logits = _next_logits(model, seq, cache)  # (B, V)

@@ -169,3 +169,15 @@ def test_bad_sampling_arguments(model, kwargs, message):
 def test_bad_prompt_ids(model):
     with pytest.raises(ValueError, match="token id 99 is outside"):
         model.generate(torch.tensor([[1, 99]]), 3)
+
+
+def test_bidirectional_model_generates_without_a_cache():
+    torch.manual_seed(0)
+    model = GPT(TINY.replace(causal=False)).eval()
+    idx = prompt(t=4)
+    with_cache = model.generate(idx, 8, temperature=0, use_cache=True)
+    assert torch.equal(with_cache, model.generate(idx, 8, temperature=0, use_cache=False))
+    seq = idx
+    for _ in range(8):  # every step sees the whole (growing) sequence at once
+        seq = torch.cat([seq, model(seq)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(with_cache, seq)

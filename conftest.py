@@ -1,4 +1,5 @@
-"""Point every test at the offline data in ../shared (unless the environment already says where it is)."""
+"""Shared by tests/ and the nbval run of book/: point both at the offline data in ../shared (unless the
+environment already says where it is), and keep them off the network."""
 
 import os
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parent.parent / "shared"
 
 _DEFAULTS = {
     "TIKTOKEN_CACHE_DIR": SHARED / "tiktoken_cache",
@@ -16,6 +17,11 @@ _DEFAULTS = {
 for _name, _path in _DEFAULTS.items():
     if _path.exists():
         os.environ.setdefault(_name, str(_path))
+# One thread everywhere: the stored notebook outputs were computed with OMP_NUM_THREADS=1, and float sums
+# come out bit-identical only with the same split of work (nbval's kernels inherit the variable). One
+# thread per process also keeps pytest-xdist's two workers from oversubscribing a 2-core machine.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 # Tests never reach the network: make the Hugging Face libraries fail fast instead of trying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -1,0 +1,103 @@
+"""The book: its chapters are executed, well formed, agree with _config.yml, and build without a warning.
+
+(nbval, run on book/ by the same pytest command, re-executes every chapter and compares its outputs.)
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+TOC_FILES = [c["file"] for part in TOC["parts"] for c in part["chapters"]]
+CHAPTERS = [ROOT / f"{f}.ipynb" for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]
+REPO_URL = CONFIG["repository"]["url"]
+
+
+def cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [c for c in cells(path) if c["cell_type"] == "code"]
+
+
+def test_every_toc_entry_exists():
+    missing = [f for f in TOC_FILES if not any((ROOT / f"{f}{ext}").exists() for ext in (".ipynb", ".md"))]
+    assert not missing
+    assert len(CHAPTERS) == 10
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_is_executed_in_order_without_errors(path):
+    executed = [c for c in code_cells(path) if "skip-execution" not in c["metadata"].get("tags", [])]
+    counts = [c["execution_count"] for c in executed]
+    assert all(n is not None for n in counts), "execute the notebook top to bottom before committing it"
+    assert counts == list(range(1, len(counts) + 1)), "cells were run out of order: re-run it in a fresh kernel"
+    errors = [o for c in executed for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_setup_cell_agrees_with_config(path):
+    setup = code_cells(path)[0]
+    assert "hide-input" in setup["metadata"].get("tags", [])
+    assert f'REPO_URL = "{REPO_URL}"' in source(setup)
+    assert setup["outputs"] == [], "the setup cell must be silent outside Colab"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_exercises_are_checkable(path):
+    """2 to 5 exercises; each has one solution code cell in a dropdown, followed by a check cell."""
+    all_cells = cells(path)
+    labels = [m for c in all_cells if c["cell_type"] == "markdown"
+              for m in re.findall(r"```+\{exercise\}[^\n]*\n:label: (\S+)", source(c))]
+    assert 2 <= len(labels) <= 5, labels
+    for label in labels:
+        start = next(i for i, c in enumerate(all_cells) if re.search(r"\{solution-start\} " + re.escape(label) + r"\b", source(c)))
+        assert ":class: dropdown" in source(all_cells[start])
+        solution, end, check = all_cells[start + 1 : start + 4]
+        assert solution["cell_type"] == "code" and "{solution-end}" in source(end)
+        assert check["cell_type"] == "code" and check["outputs"], f"{label}: the check cell must run and report"
+
+
+def test_colab_setup_branch_clones_and_imports(tmp_path):
+    """Run a chapter's setup cell as Colab would (a fake google.colab module), cloning this repository locally."""
+    setup = source(code_cells(CHAPTERS[0])[0])
+    setup = setup.replace(REPO_URL, str(ROOT)).replace("/content/gpt2lite", str(tmp_path / "gpt2lite"))
+    program = (
+        "import sys, types\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        f"exec(compile({setup!r}, 'setup', 'exec'))\n"
+        "import gpt2lite\n"
+        "print(gpt2lite.__file__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_relative_to(tmp_path / "gpt2lite")
+
+
+def test_book_builds_strictly(tmp_path):
+    result = subprocess.run(
+        ["jupyter-book", "build", "-W", "-n", "--keep-going", "--all", str(ROOT), "--path-output", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    for path in CHAPTERS:
+        page = (html / "book" / f"{path.stem}.html").read_text()
+        colab = f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/main/book/{path.name}"
+        assert colab in page, f"{path.stem}: no Colab button pointing at its notebook"
+        assert 'class="solution dropdown' in page
