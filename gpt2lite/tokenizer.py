@@ -34,7 +34,6 @@ GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 
 _FILE_FORMAT = "gpt2lite-bpe-v1"
 _CACHE_SIZE = 1 << 16  # chunks remembered by encode; the cache is emptied when full, so memory stays bounded
-_NOT_A_MERGE = float("inf")  # the "rank" of a pair that was never merged
 
 Pair = tuple[int, int]
 
@@ -347,14 +346,33 @@ class BPETokenizer:
         return ids
 
     def _bpe(self, data: bytes) -> list[int]:
-        """BPE one chunk: start from its bytes' tokens and merge the earliest-learned pair until none is left."""
-        ids = [self.byte_to_id[b] for b in data]
-        while len(ids) >= 2:
-            pair = min(_pairs(ids), key=lambda p: self.merges.get(p, _NOT_A_MERGE))
-            if pair not in self.merges:
-                break
-            ids = _merge(ids, pair, self.merges[pair])
-        return ids
+        """BPE one chunk: start from its bytes' tokens and merge the earliest-learned pair until none is left.
+
+        The plain loop (find the best pair, merge it everywhere, repeat) costs O(n^2) on one long chunk, such as
+        a megabyte without spaces. So the tokens sit in a linked list and the mergeable pairs in a heap ordered
+        by (rank, position): each merge is O(log n), and ties go left to right, exactly as in the plain loop.
+        """
+        ids: list[int | None] = [self.byte_to_id[b] for b in data]  # None marks a token merged into its left
+        n = len(ids)
+        nxt = list(range(1, n + 1))  # index of the next live token (n: none)
+        prv = list(range(-1, n - 1))  # index of the previous live token (-1: none)
+        heap = [(self.merges[pair], i) for i, pair in enumerate(_pairs(ids)) if pair in self.merges]
+        heapq.heapify(heap)
+        while heap:
+            rank, i = heapq.heappop(heap)
+            j = nxt[i]
+            if ids[i] is None or j == n or self.merges.get((ids[i], ids[j])) != rank:
+                continue  # stale: a neighbouring merge changed this pair since it was pushed
+            ids[i], ids[j] = rank, None  # a merged token's id is its rank
+            nxt[i] = nxt[j]
+            if nxt[j] < n:
+                prv[nxt[j]] = i
+            for left in (prv[i], i):  # the two pairs the new token now belongs to
+                if left >= 0 and nxt[left] < n:
+                    new_rank = self.merges.get((ids[left], ids[nxt[left]]))
+                    if new_rank is not None:
+                        heapq.heappush(heap, (new_rank, left))
+        return [t for t in ids if t is not None]
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes that the token ids stand for, concatenated. Accepts a list, or a tensor/array of ints."""

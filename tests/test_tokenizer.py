@@ -148,6 +148,13 @@ def test_encode_matches_tiktoken_on_tiny_shakespeare(gpt2, enc, shakespeare):
     assert gpt2.decode(ids) == shakespeare
 
 
+def test_one_long_chunk_matches_tiktoken(gpt2, enc):
+    """200,000 letters with no space are one regex chunk: merging must stay fast (the plain loop is quadratic)."""
+    letters = np.random.default_rng(0).choice(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"), 200_000)
+    for text in ("".join(letters), "a" * 100_000):
+        assert gpt2.encode(text) == enc.encode_ordinary(text)
+
+
 def test_from_gpt2_files_equals_from_tiktoken(gpt2, gpt2_files):
     assert gpt2_files.byte_to_id == gpt2.byte_to_id
     assert list(gpt2_files.merges.items()) == list(gpt2.merges.items())
