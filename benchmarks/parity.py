@@ -10,37 +10,33 @@ import time
 
 import torch
 
-from gpt2lite import GPT, BPETokenizer
+from gpt2lite import GPT, BPETokenizer, GPTConfig
 from gpt2lite.data import tiny_shakespeare
+from gpt2lite.pretrained import config_to_hf
 
 
 def logits_parity(preset: str, batch: int, length: int) -> None:
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.GPT2Config.from_dict(_hf_config(preset))  # built from a config: nothing is downloaded
+    config = transformers.GPT2Config.from_dict(config_to_hf(GPTConfig.from_name(preset)))  # built from a config: nothing is downloaded
     hf = transformers.GPT2LMHeadModel(config).eval()
     with tempfile.TemporaryDirectory() as d:
         hf.save_pretrained(d)
         ours = GPT.from_pretrained(d)
     idx = torch.randint(0, config.vocab_size, (batch, length), generator=torch.Generator().manual_seed(0))
     for dtype in (torch.float32, torch.float64):
-        hf.to(dtype), ours.to(dtype)
+        hf.to(dtype)
+        ours.to(dtype)
         with torch.no_grad():
             diff = (hf(idx).logits - ours(idx)).abs().max().item()
         print(f"  logits max |diff| vs transformers ({str(dtype)[6:]}): {diff:.3g}")
-    hf.float(), ours.float()
+    hf.float()
+    ours.float()
     prompt = idx[:1, :16]
     same = torch.equal(hf.generate(prompt, max_new_tokens=64, do_sample=False, eos_token_id=None, pad_token_id=0),
                        ours.generate(prompt, 64, temperature=0))
     print(f"  greedy generation, 64 tokens: identical = {same}")
-
-
-def _hf_config(preset: str) -> dict:
-    from gpt2lite import GPTConfig
-    from gpt2lite.pretrained import config_to_hf
-
-    return config_to_hf(GPTConfig.from_name(preset))
 
 
 def tokenizer_parity() -> None:

@@ -48,7 +48,7 @@ def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, a
         raise ValueError(f"plot_attention takes one (T, T) matrix, got shape {tuple(weights.shape)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4))
-    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
     if labels is not None:
         ticks = range(len(labels))
         ax.set_xticks(ticks, labels, rotation=90, fontsize=8)
