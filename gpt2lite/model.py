@@ -64,6 +64,14 @@ class Block(nn.Module):
         return x, weights  # (B, T, C)
 
 
+def _embedding(num: int, dim: int) -> nn.Embedding:
+    """nn.Embedding, left unfilled on the meta device: there a model is shapes only (for counting parameters), and
+    torch's first random fill of a meta tensor costs a second."""
+    if torch.get_default_device().type == "meta":
+        return nn.Embedding(num, dim, _weight=torch.empty(num, dim))
+    return nn.Embedding(num, dim)
+
+
 class GPT(nn.Module):
     """GPT-2 (and, through its config switches, GPT-1 and a BERT-style encoder)."""
 
@@ -74,8 +82,8 @@ class GPT(nn.Module):
         self.config = config
         self.transformer = nn.ModuleDict(
             dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
-                wpe=nn.Embedding(config.block_size, config.n_embd),  # learned position embeddings
+                wte=_embedding(config.vocab_size, config.n_embd),  # token embeddings
+                wpe=_embedding(config.block_size, config.n_embd),  # learned position embeddings
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
                 # Post-LN blocks already end in a LayerNorm, so GPT-1 has no final one.
@@ -87,12 +95,16 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying: one matrix reads and writes tokens
 
+        if self.lm_head.weight.device.type != "meta":  # a model on the meta device has shapes only: nothing to fill
+            self._init_parameters()
+
+    def _init_parameters(self) -> None:
         self.apply(self._init_weights)
         # GPT-2 scales the init of the layers that write into the residual stream by 1/sqrt(2 * n_layer),
         # so the stream's variance does not grow with depth (two such writes per block).
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

@@ -3,6 +3,7 @@
 (nbval, run on book/ by the same pytest command, re-executes every chapter and compares its outputs.)
 """
 
+import html as html_lib
 import json
 import os
 import re
@@ -13,12 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gpt2lite import checks, course
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 TOC_FILES = [c["file"] for part in TOC["parts"] for c in part["chapters"]]
 CHAPTERS = [ROOT / f"{f}.ipynb" for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]
 REPO_URL = CONFIG["repository"]["url"]
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")  # the one installed beside this Python
 
 
 def cells(path: Path) -> list[dict]:
@@ -59,17 +63,23 @@ def test_setup_cell_agrees_with_config(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_are_checkable(path):
-    """2 to 5 exercises; each has one solution code cell in a dropdown, followed by a check cell."""
+    """2 to 5 exercises; each has one solution cell in a dropdown, with the answer between nbgrader's markers and a
+    hint for the student's stub, then a check cell that calls a gpt2lite.checks function and passed."""
     all_cells = cells(path)
     labels = [m for c in all_cells if c["cell_type"] == "markdown"
               for m in re.findall(r"```+\{exercise\}[^\n]*\n:label: (\S+)", source(c))]
-    assert 2 <= len(labels) <= 5, labels
-    for label in labels:
-        start = next(i for i, c in enumerate(all_cells) if re.search(r"\{solution-start\} " + re.escape(label) + r"\b", source(c)))
-        assert ":class: dropdown" in source(all_cells[start])
-        solution, end, check = all_cells[start + 1 : start + 4]
-        assert solution["cell_type"] == "code" and "{solution-end}" in source(end)
-        assert check["cell_type"] == "code" and check["outputs"], f"{label}: the check cell must run and report"
+    found = course.exercises(json.loads(path.read_text()), path.name)  # raises if one is laid out wrongly
+    assert [ex.label for ex in found] == labels and 2 <= len(labels) <= 5, labels
+    for ex in found:
+        assert ":class: dropdown" in source(all_cells[ex.solution - 1])
+        assert all(hasattr(checks, name) for name in ex.checks), f"{ex.label}: unknown check {ex.checks}"
+        outputs = "".join(course.source({"source": o.get("text", "")}) for o in all_cells[ex.check]["outputs"])
+        assert outputs.startswith("✓ "), f"{ex.label}: the check cell must run and report success"
+
+
+def test_nbgrader_metadata_is_up_to_date():
+    """`python -m gpt2lite.course mark book/` has been run: nbgrader sees every solution and check cell."""
+    assert course.main(["mark", "--check", str(ROOT / "book")]) == 0
 
 
 def test_colab_setup_branch_clones_and_imports(tmp_path):
@@ -91,7 +101,7 @@ def test_colab_setup_branch_clones_and_imports(tmp_path):
 
 def test_book_builds_strictly(tmp_path):
     result = subprocess.run(
-        ["jupyter-book", "build", "-W", "-n", "--keep-going", "--all", str(ROOT), "--path-output", str(tmp_path)],
+        [JUPYTER_BOOK, "build", "-W", "-n", "--keep-going", "--all", str(ROOT), "--path-output", str(tmp_path)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -101,3 +111,39 @@ def test_book_builds_strictly(tmp_path):
         colab = f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/main/book/{path.name}"
         assert colab in page, f"{path.stem}: no Colab button pointing at its notebook"
         assert 'class="solution dropdown' in page
+        assert "### BEGIN SOLUTION" not in page and "### END SOLUTION" not in page, "nbgrader markers must not show"
+
+
+def visible_text(page: str) -> str:
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", page)))
+
+
+def visible_code(page: str) -> str:
+    """The text of the page's code blocks."""
+    return "\n".join(html_lib.unescape(re.sub(r"<[^>]+>", "", block)) for block in re.findall(r"<pre.*?</pre>", page, re.S))
+
+
+def test_book_builds_without_solutions(tmp_path):
+    """One switch (GPT2LITE_HIDE_SOLUTIONS=1) leaves every solution out of the pages, and keeps exercises and checks."""
+    env = {**os.environ, "GPT2LITE_HIDE_SOLUTIONS": "1"}
+    result = subprocess.run(
+        [JUPYTER_BOOK, "build", "-W", "-n", "--keep-going", "--all", str(ROOT), "--path-output", str(tmp_path)],
+        capture_output=True, text=True, env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verified = 0  # exercises whose answer has a line of its own, which must then be absent from the page
+    for path in CHAPTERS:
+        page = (tmp_path / "_build" / "html" / "book" / f"{path.stem}.html").read_text()
+        text = visible_text(page)
+        assert 'class="solution' not in page, f"{path.stem}: a solution is still in the page"
+        all_cells = cells(path)
+        for ex in course.exercises(json.loads(path.read_text()), path.name):
+            elsewhere = "\n".join(source(c) for i, c in enumerate(all_cells) if i != ex.solution and c["cell_type"] == "code")
+            answer = source(all_cells[ex.solution]).split(course.BEGIN)[1].split(course.END)[0]
+            only_here = [line.strip() for line in answer.splitlines()
+                         if len(line.strip()) > 12 and line.strip() not in elsewhere]  # lines only the answer has
+            verified += bool(only_here)
+            shown = [line for line in only_here if line in visible_code(page)]
+            assert not shown, f"{ex.label}: answer code is visible: {shown[0]!r}"
+            assert any(name in text for name in ex.checks), f"{ex.label}: its check cell is missing"
+    assert verified >= 35, f"only {verified} answers could be looked for in the pages"

@@ -1,0 +1,64 @@
+"""nbgrader itself grades the chapters: `generate_assignment` strips the answers, `autograde` gives the answers full
+marks and the untouched student copies zero. (nbgrader reads the metadata `python -m gpt2lite.course mark` writes.)"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from gpt2lite import course
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def nbgrader(course_dir: Path, *args: str) -> None:
+    # nbgrader runs `alembic` in a subprocess: the virtualenv's bin/ must be on PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_generate_assignment_and_autograde(tmp_path):
+    course_dir = tmp_path / "course"
+    (course_dir / "source" / "book").mkdir(parents=True)
+    for chapter in CHAPTERS:
+        shutil.copy(chapter, course_dir / "source" / "book")
+    (course_dir / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course_dir)!r}\n"
+        "c.CourseDirectory.course_id = 'gpt2lite'\n"
+        f"c.Exchange.root = {str(tmp_path / 'exchange')!r}\n"
+        "c.Execute.timeout = 600\n"  # the training chapters run for a minute
+    )
+    nbgrader(course_dir, "generate_assignment", "book", "--force")
+
+    release = course_dir / "release" / "book"
+    for chapter in CHAPTERS:
+        source_nb = json.loads(chapter.read_text())
+        released = json.loads((release / chapter.name).read_text())
+        by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): course.source(c) for c in released["cells"]}
+        for ex in course.exercises(source_nb, chapter.name):
+            inside = course.source(source_nb["cells"][ex.solution]).split(course.BEGIN)[1].split(course.END)[0]
+            stub = by_id[ex.label]
+            shown = [line for line in inside.splitlines() if line.strip() and line in stub.splitlines()]
+            assert not shown, f"{chapter.name} {ex.label}: nbgrader's student copy shows the answer: {shown[0]!r}"
+            assert "raise NotImplementedError()" in stub and "### BEGIN SOLUTION" not in stub
+
+    for student, folder in [("solutions", course_dir / "source" / "book"), ("untouched", release)]:
+        shutil.copytree(folder, course_dir / "submitted" / student / "book")
+    nbgrader(course_dir, "autograde", "book", "--force")
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        for chapter in CHAPTERS:
+            n_exercises = len(course.exercises(json.loads(chapter.read_text()), chapter.name))
+            solved = gb.find_submission_notebook(chapter.stem, "book", "solutions")
+            untouched = gb.find_submission_notebook(chapter.stem, "book", "untouched")
+            assert solved.max_score == n_exercises
+            assert solved.score == n_exercises, f"{chapter.stem}: the solutions scored {solved.score}/{n_exercises}"
+            assert untouched.score == 0, f"{chapter.stem}: the untouched student copy scored {untouched.score}"
