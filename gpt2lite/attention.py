@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import GPTConfig
+from .linear import Linear
 
 
 def causal_mask(t_query: int, t_key: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -93,8 +94,8 @@ class SelfAttention(nn.Module):
         self.causal = config.causal
         self.impl = config.attn_impl
         self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # x -> q, k, v
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)  # merged heads -> x
+        self.c_attn = Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # x -> q, k, v
+        self.c_proj = Linear(config.n_embd, config.n_embd, bias=config.bias)  # merged heads -> x
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
 

@@ -167,8 +167,9 @@ def write_notebook(nb: Notebook, path: Path) -> None:
 
 
 def chapters(book: Path) -> list[Path]:
-    """The chapter notebooks of the book folder, in file-name order."""
-    found = sorted(p for p in Path(book).glob("*.ipynb") if not p.name.startswith("."))
+    """The chapter notebooks of the book folder (their names start with their number), in order. Appendix
+    notebooks, which have no exercises, are not chapters."""
+    found = sorted(Path(book).glob("[0-9]*.ipynb"))
     if not found:
         raise CourseError(f"no notebooks in {book}: pass the book's folder (book/)")
     return found

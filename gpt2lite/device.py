@@ -76,6 +76,22 @@ def _cuda_has_bf16(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device)[0] >= 8
 
 
+def inference_dtype(device: torch.device | str) -> torch.dtype:
+    """The dtype for fast inference on device: bfloat16 where it is native, else float32.
+
+    Generating one token reads every weight once, so at batch 1 speed is set by memory bandwidth: bf16
+    weights (``model.to(inference_dtype(device))``) halve the bytes and nearly double the tokens per second.
+    bf16 is native on Ampere and newer GPUs and on CPUs with AVX512-BF16 or AMX, where oneDNN runs its
+    matrix products; elsewhere it would be emulated, slower than fp32, so float32 is returned.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.bfloat16 if _cuda_has_bf16(device) else torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
     """A context in which matmuls run in dtype (see ``autocast_dtype``); does nothing for None."""
     if dtype is None:

@@ -69,12 +69,12 @@ def _next_logits(model: GPT, seq: torch.Tensor, cache) -> torch.Tensor:
     """Logits (B, V) for the token after seq (B, L), looking at no more than the last block_size tokens."""
     window = model.config.block_size
     if cache is None:
-        return model(seq[:, -window:])[:, -1]
+        return model(seq[:, -window:], last_only=True)[:, -1]
     if cache.pos == 0 or seq.size(1) > window:
         # First step, or past the context: positions shift every step, so the cached keys (computed
         # at other positions) no longer apply. Refill the cache from the last `window` tokens.
         cache.reset()
-        return model(seq[:, -window:], cache=cache)[:, -1]
+        return model(seq[:, -window:], cache=cache, last_only=True)[:, -1]
     return model(seq[:, -1:], cache=cache)[:, -1]  # only the newest token: everything else is cached
 
 

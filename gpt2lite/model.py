@@ -15,6 +15,7 @@ import torch.nn as nn
 from .attention import KVCache, SelfAttention
 from .config import GPTConfig
 from .generate import generate, stream
+from .linear import Linear
 
 
 class MLP(nn.Module):
@@ -22,9 +23,9 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.gelu = nn.GELU(approximate="tanh")  # GPT-2's GELU is the tanh approximation
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +93,7 @@ class GPT(nn.Module):
                 else nn.Identity(),
             )
         )
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying: one matrix reads and writes tokens
 
         if self.lm_head.weight.device.type != "meta":  # a model on the meta device has shapes only: nothing to fill
@@ -114,13 +115,15 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
         """Token ids (B, T) -> next-token logits (B, T, vocab_size).
 
         With a ``cache`` the ids are the continuation of what the cache already holds: positions
-        start at ``cache.pos``, and the cache is extended by T.
+        start at ``cache.pos``, and the cache is extended by T. With ``last_only`` only the last
+        position's logits are computed, (B, 1, vocab_size): all that generation needs, and the
+        output layer is the largest matrix product of a forward pass.
         """
-        logits, _ = self._run(idx, cache, need_weights=False)
+        logits, _ = self._run(idx, cache, need_weights=False, last_only=last_only)
         return logits
 
     @torch.no_grad()
@@ -130,7 +133,7 @@ class GPT(nn.Module):
         return torch.stack(maps)
 
     def _run(
-        self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool
+        self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool, last_only: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         past = cache.pos if cache is not None else 0
         self._check_input(idx, past)
@@ -144,8 +147,10 @@ class GPT(nn.Module):
             maps.append(weights)
         if cache is not None:
             cache.advance(T)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C)
         x = self.transformer.ln_f(x)
-        return self.lm_head(x), maps  # (B, T, vocab_size)
+        return self.lm_head(x), maps  # (B, T or 1, vocab_size)
 
     def _check_input(self, idx: torch.Tensor, past: int) -> None:
         """Turn the mistakes people make into clear errors instead of a crash deep inside torch."""

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 from gpt2lite import course
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
-CHAPTERS = sorted(BOOK.glob("*.ipynb"))
+CHAPTERS = course.chapters(BOOK)
 
 
 @pytest.mark.slow

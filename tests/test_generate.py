@@ -1,5 +1,7 @@
 """Generation: sampling rules, the KV cache, cropping and the sliding window, streaming, stop tokens."""
 
+import copy
+
 import pytest
 import torch
 
@@ -181,3 +183,31 @@ def test_bidirectional_model_generates_without_a_cache():
     for _ in range(8):  # every step sees the whole (growing) sequence at once
         seq = torch.cat([seq, model(seq)[:, -1].argmax(-1, keepdim=True)], dim=1)
     assert torch.equal(with_cache, seq)
+
+
+def test_last_only_logits_are_the_last_position(model):
+    idx = torch.randint(0, model.config.vocab_size, (3, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full, last = model(idx), model(idx, last_only=True)
+    assert last.shape == (3, 1, model.config.vocab_size)
+    torch.testing.assert_close(last[:, 0], full[:, -1], rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_inference_follows_fp32():
+    """The opt-in low-precision mode: bf16 weights (and cache) give nearly the fp32 model's greedy tokens."""
+    from gpt2lite.device import inference_dtype
+
+    assert inference_dtype("cpu") in (torch.bfloat16, torch.float32)
+    torch.manual_seed(0)
+    fp32 = GPT(GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32)).eval()
+    with torch.no_grad():
+        for p in fp32.parameters():
+            p.mul_(4)  # sharper predictions: a fair test of rounding
+    bf16 = copy.deepcopy(fp32).to(torch.bfloat16)
+    prompt = torch.randint(0, 64, (4, 5), generator=torch.Generator().manual_seed(2))
+    assert bf16.new_cache(4).k.dtype == torch.bfloat16
+    with torch.no_grad():
+        diff = (bf16(prompt).float() - fp32(prompt)).abs().max().item()
+    assert diff < 0.5, diff  # bf16 keeps 8 bits of mantissa: logits agree to about 1%
+    a, b = fp32.generate(prompt, 8, temperature=0), bf16.generate(prompt, 8, temperature=0)
+    assert (a[:, 5:6] == b[:, 5:6]).all()  # the first new token, from the same prompt, agrees

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from gpt2lite import GPT, GPTConfig
@@ -190,3 +191,24 @@ def test_bad_input_ids(idx, error, message):
 def test_model_needs_a_config():
     with pytest.raises(TypeError, match="GPTConfig"):
         GPT({"n_layer": 2})
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(1, 16), (1, 1, 16), (2, 16), (3, 1, 16), (8, 16), (9, 16), (2, 5, 16), (0, 16)])
+def test_linear_matches_nn_linear_for_any_number_of_rows(shape, bias):
+    """gpt2lite.linear.Linear's path for few rows gives nn.Linear's numbers, shape and gradients."""
+    from gpt2lite.linear import Linear
+
+    torch.manual_seed(0)
+    ours = Linear(16, 24, bias=bias)
+    reference = nn.Linear(16, 24, bias=bias)
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(shape, requires_grad=True)
+    y = ours(x)
+    assert y.shape == (*shape[:-1], 24) and y.is_contiguous()
+    torch.testing.assert_close(y, reference(x), rtol=1e-5, atol=1e-6)
+    if x.numel():
+        y.square().sum().backward()
+        grad, x.grad = x.grad, None
+        reference(x).square().sum().backward()
+        torch.testing.assert_close(grad, x.grad, rtol=1e-5, atol=1e-6)

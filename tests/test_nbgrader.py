@@ -11,7 +11,7 @@ from pathlib import Path
 from gpt2lite import course
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+CHAPTERS = course.chapters(ROOT / "book")
 
 
 def nbgrader(course_dir: Path, *args: str) -> None:

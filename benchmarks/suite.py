@@ -1,0 +1,405 @@
+"""gpt2lite against Hugging Face's GPT2LMHeadModel: the same weights, the same harness, side by side.
+
+    python benchmarks/suite.py                 # the full suite on the CPU (about 15 minutes on 2 threads)
+    python benchmarks/suite.py --quick         # small sizes, a smoke run for CI (under 2 minutes)
+    python benchmarks/suite.py --device cuda   # on a GPU: bf16 autocast, flash attention, fused AdamW
+    python benchmarks/suite.py --only forward,generate-124m
+
+Both models compute the same function: transformers' model is loaded from a checkpoint that gpt2lite wrote with
+``save_pretrained``. After a warm-up, the two are timed in turns, A B B A A B ..., so that a slow patch of the machine
+hits both. The table shows medians with min and max, and the ratio gpt2lite / transformers (above 1: gpt2lite is
+faster). The same numbers go to a JSON file, with the machine (CPU, threads, torch and transformers versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gpt2lite import GPT, GPTConfig
+from gpt2lite.train import TrainConfig, configure_optimizer, next_token_loss
+
+HERE = Path(__file__).resolve().parent
+
+
+# ---------------------------------------------------------------------------------------------- harness
+@dataclass
+class Row:
+    """One workload's result: a rate per implementation (higher is better) and what it means."""
+
+    workload: str
+    unit: str
+    rates: dict[str, dict[str, float]] = field(default_factory=dict)  # impl -> {median, min, max}
+    notes: list[str] = field(default_factory=list)
+
+    def ratio(self, ours: str = "gpt2lite", theirs: str = "transformers") -> float | None:
+        if ours in self.rates and theirs in self.rates:
+            return self.rates[ours]["median"] / self.rates[theirs]["median"]
+        return None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def interleaved(fns: dict[str, Callable[[], object]], work: float, repeats: int, device: torch.device,
+                warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Time each function `repeats` times in A B B A order after `warmup` runs each; rates = work / seconds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    seconds: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            fns[name]()
+            _sync(device)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: {"median": work / statistics.median(s), "min": work / max(s), "max": work / min(s)}
+            for name, s in seconds.items()}
+
+
+def machine(device: torch.device) -> dict[str, str]:
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "threads": str(torch.get_num_threads()), "torch": torch.__version__,
+            "transformers": transformers.__version__, "python": platform.python_version(), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 5) -> float:
+    """Measured dense matmul throughput, FLOP/s: the ceiling that model-FLOPs utilisation is measured against."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    best = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(best)
+
+
+# ---------------------------------------------------------------------------------------------- models
+def pair(config: GPTConfig, device: torch.device, dtype: torch.dtype = torch.float32, seed: int = 0):
+    """gpt2lite's GPT and transformers' GPT2LMHeadModel with identical random weights, in eval mode."""
+    import transformers
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        ours = GPT(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours.save_pretrained(tmp)
+        theirs = transformers.GPT2LMHeadModel.from_pretrained(tmp, attn_implementation="sdpa")
+    theirs.generation_config.eos_token_id = None  # generate exactly the requested number of tokens
+    theirs.generation_config.pad_token_id = 0
+    return ours.to(device, dtype).eval(), theirs.to(device, dtype).eval()
+
+
+def tokens(config: GPTConfig, batch: int, length: int, device: torch.device, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, config.vocab_size, (batch, length), generator=g).to(device)
+
+
+# ---------------------------------------------------------------------------------------------- workloads
+def forward(args, device) -> list[Row]:
+    config = GPTConfig.from_name("gpt2") if not args.quick else GPTConfig(n_layer=2, n_head=4, n_embd=256)
+    B, T = (4, 256) if not args.quick else (2, 64)
+    ours, theirs = pair(config, device)
+    idx = tokens(config, B, T, device)
+    with torch.inference_mode():
+        diff = (ours(idx) - theirs(idx).logits).abs().max().item()
+        rates = interleaved({"gpt2lite": lambda: ours(idx), "transformers": lambda: theirs(idx).logits},
+                            B * T, args.repeats, device)
+    return [Row(f"forward, {_name(config)}, batch {B} x {T}, all logits", "tok/s", rates,
+                [f"max |logit difference| {diff:.1e}"])]
+
+
+def train_step(args, device) -> list[Row]:
+    config = GPTConfig(n_layer=4, n_head=4, n_embd=256) if not args.quick else GPTConfig(n_layer=2, n_head=4, n_embd=128)
+    B, T = (8, 256) if not args.quick else (2, 64)
+    if device.type == "cuda":
+        config = GPTConfig.from_name("gpt2") if not args.quick else config
+        B, T = (args.gpu_batch, 1024) if not args.quick else (4, 256)
+    ours, theirs = pair(config, device)
+    x, y = tokens(config, B, T, device, seed=1), tokens(config, B, T, device, seed=2)
+    cfg = TrainConfig(learning_rate=1e-4, weight_decay=0.1)
+    our_opt = configure_optimizer(ours.train(), cfg)
+    their_opt = torch.optim.AdamW(theirs.train().parameters(), lr=1e-4, weight_decay=0.1)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    model_fn = torch.compile(ours) if args.compile else ours
+
+    def ours_step():
+        with amp:
+            loss = next_token_loss(model_fn, x, y)
+        loss.backward()
+        our_opt.step()
+        our_opt.zero_grad(set_to_none=True)
+
+    def theirs_step():
+        with amp:
+            logits = theirs(x).logits
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
+        loss.backward()
+        their_opt.step()
+        their_opt.zero_grad(set_to_none=True)
+
+    rates = interleaved({"gpt2lite": ours_step, "transformers": theirs_step}, B * T, args.repeats, device)
+    # Model FLOPs per token: 6 per weight in a matmul (forward 2, backward 4), plus attention's scores and sums.
+    n_matmul = ours.num_parameters() - ours.transformer.wpe.weight.numel()
+    flops_per_token = 6 * n_matmul + 12 * config.n_layer * config.n_embd * T
+    peak = matmul_peak(device, torch.bfloat16 if device.type == "cuda" else torch.float32,
+                       4096 if device.type == "cuda" else 1024)
+    notes = [f"measured matmul peak {peak / 1e9:,.0f} GFLOP/s ({'bf16' if device.type == 'cuda' else 'fp32'})"]
+    for name, r in rates.items():
+        notes.append(f"{name} MFU {r['median'] * flops_per_token / peak:.0%}")
+    return [Row(f"train step (fwd+bwd+AdamW), {_name(config)}, vocab {config.vocab_size}, batch {B} x {T}",
+                "tok/s", rates, notes)]
+
+
+def generation(args, device, name: str, config: GPTConfig, batch: int, new: int, bf16: bool = False) -> list[Row]:
+    ours, theirs = pair(config, device)
+    prompt = tokens(config, batch, 16, device)
+
+    def run_ours(model=ours):
+        return model.generate(prompt, new, temperature=0)
+
+    def run_theirs():
+        return theirs.generate(prompt, max_new_tokens=new, do_sample=False)
+
+    with torch.inference_mode():
+        same = torch.equal(run_ours(), run_theirs())
+        fns = {"gpt2lite": run_ours, "transformers": run_theirs}
+        notes = [f"greedy tokens identical to transformers: {same}"]
+        if bf16:
+            low = GPT(config).to(device).eval()
+            low.load_state_dict(ours.state_dict())
+            low = low.to(torch.bfloat16)
+            fns["gpt2lite bf16"] = lambda: run_ours(low)
+            ref, got = run_ours()[:, 16:], run_ours(low)[:, 16:]
+            agree = (ref == got).float().mean().item()
+            first = int((ref != got).any(0).float().argmax()) if not torch.equal(ref, got) else new
+            notes.append(f"bf16 greedy tokens equal to fp32: {agree:.0%} (identical for the first {first} of {new})")
+        rates = interleaved(fns, batch * new, args.repeats, device)
+    return [Row(f"greedy generation, {name}, batch {batch}, 16-token prompt, {new} new", "tok/s", rates, notes)]
+
+
+def generate_tiny(args, device) -> list[Row]:
+    return generation(args, device, "4 x 256", GPTConfig(n_layer=4, n_head=4, n_embd=256), 1, 256 if not args.quick else 32)
+
+
+def generate_124m(args, device) -> list[Row]:
+    if args.quick:
+        return generation(args, device, "2 x 256", GPTConfig(n_layer=2, n_head=4, n_embd=256), 1, 16, bf16=True)
+    rows = generation(args, device, "124M", GPTConfig.from_name("gpt2"), 1, 256, bf16=device.type == "cpu")
+    return rows + generation(args, device, "124M", GPTConfig.from_name("gpt2"), 8, 128)
+
+
+def per_token(args, device) -> list[Row]:
+    """Time per generated token early and late in a long generation: does it grow with the context?"""
+    config = GPTConfig.from_name("gpt2") if not args.quick else GPTConfig(n_layer=2, n_head=4, n_embd=256)
+    total = 1000 if not args.quick else 200
+    ours, theirs = pair(config, device)
+    prompt = tokens(config, 1, 8, device)
+    new = total - prompt.size(1)
+    stamps: dict[str, list[float]] = {}
+
+    import transformers
+
+    class Clock(transformers.StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            _sync(device)
+            stamps["transformers"].append(time.perf_counter())
+            return torch.zeros(input_ids.size(0), dtype=torch.bool, device=input_ids.device)
+
+    with torch.inference_mode():
+        stamps["gpt2lite"] = []
+        for _ in ours.stream(prompt, new, temperature=0):
+            _sync(device)
+            stamps["gpt2lite"].append(time.perf_counter())
+        stamps["transformers"] = []
+        theirs.generate(prompt, max_new_tokens=new, do_sample=False,
+                        stopping_criteria=transformers.StoppingCriteriaList([Clock()]))
+    rates, notes = {}, []
+    for name, s in stamps.items():
+        steps = [b - a for a, b in zip(s, s[1:])]  # per-token times after the first (the prompt) step
+        early, late = statistics.median(steps[:32]), statistics.median(steps[-32:])
+        rates[name] = {"median": early / late, "min": early / late, "max": early / late}
+        notes.append(f"{name}: {early * 1e3:.1f} ms/token at the start, {late * 1e3:.1f} ms near {total} tokens "
+                     f"({late / early - 1:+.0%})")
+    return [Row(f"time per token, first 32 vs last 32 steps of {total}, {_name(config)}",
+                "early/late speed", rates, notes)]
+
+
+_MEMORY_PROBE = """
+import sys, torch
+sys.path.insert(0, {root!r})
+from benchmarks.suite import pair, tokens
+from gpt2lite import GPTConfig
+config = GPTConfig.from_name("gpt2") if {full} else GPTConfig(n_layer=2, n_head=4, n_embd=256)
+ours, theirs = pair(config, torch.device("cpu"))
+model = ours if {which!r} == "gpt2lite" else theirs
+idx = tokens(config, 1, {T}, torch.device("cpu"))
+def rss(field):
+    return int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith(field))) * 1024
+with torch.inference_mode():
+    model(idx)  # warm-up: one-time allocations are not the forward's
+    base = rss("VmRSS:")
+    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+    out = model(idx)
+    print(rss("VmHWM:") - base)
+"""
+
+
+def peak_memory(args, device) -> list[Row]:
+    """Extra memory at the peak of one forward pass (batch 1 x 1024, all logits) beyond the loaded model."""
+    T = 1024 if not args.quick else 256
+    result = {}
+    config = GPTConfig.from_name("gpt2") if not args.quick else GPTConfig(n_layer=2, n_head=4, n_embd=256)
+    for which in ("gpt2lite", "transformers"):
+        if device.type == "cuda":
+            model = pair(config, device)[which == "transformers"]
+            idx = tokens(config, 1, T, device)
+            with torch.inference_mode():
+                model(idx)  # warm-up: one-time allocations are not the forward's
+                torch.cuda.synchronize()
+                base = torch.cuda.memory_allocated()
+                torch.cuda.reset_peak_memory_stats()
+                model(idx)
+                result[which] = torch.cuda.max_memory_allocated() - base
+            del model
+        else:  # a fresh process per model, so that neither sees the other's freed memory
+            code = _MEMORY_PROBE.format(root=str(HERE.parent), full=not args.quick, which=which, T=T)
+            # Large blocks straight from (and back to) the OS: RSS then follows the live tensors, not what glibc's
+            # heap kept after a free, so the peak is the model's, not the allocator's.
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+            result[which] = int(out.stdout.strip().splitlines()[-1])
+    # Lower is better for memory: report the inverse so that the ratio keeps "above 1 is better".
+    rates = {k: {"median": 2**20 / v, "min": 2**20 / v, "max": 2**20 / v} for k, v in result.items()}
+    notes = [f"{k}: {v / 2**20:,.0f} MiB at the peak" for k, v in result.items()]
+    return [Row(f"peak memory of a forward, {'124M' if not args.quick else '2 x 256'}, batch 1 x {T}, all logits",
+                "1/MiB", rates, notes)]
+
+
+def tokenizer(args, device) -> list[Row]:
+    import tiktoken
+
+    from gpt2lite.data import tiny_shakespeare
+    from gpt2lite.tokenizer import BPETokenizer
+
+    text = tiny_shakespeare()
+    if args.quick:
+        text = text[:100_000]
+    ours, theirs = BPETokenizer.from_tiktoken("gpt2"), tiktoken.get_encoding("gpt2")
+    same = ours.encode(text) == theirs.encode_ordinary(text)
+
+    def cold():  # our chunk cache starts empty in every timed run: a fair first encode of the text
+        ours._cache.clear()
+        return ours.encode(text)
+
+    rates = interleaved({"gpt2lite": cold, "tiktoken": lambda: theirs.encode_ordinary(text)}, len(text),
+                        args.repeats, device)
+    row = Row(f"tokenizer: encode {'Tiny Shakespeare' if not args.quick else '100k characters of it'}", "chars/s",
+              rates, [f"identical ids: {same}"])
+    row.rates["transformers"] = row.rates.pop("tiktoken")  # the reference column
+    row.notes.append("the reference here is tiktoken, not transformers")
+    return [row]
+
+
+def _name(config: GPTConfig) -> str:
+    if config.n_layer == 12 and config.n_embd == 768:
+        return "124M"
+    return f"{config.n_layer} x {config.n_embd}"
+
+
+WORKLOADS = {
+    "forward": forward,
+    "train": train_step,
+    "generate-tiny": generate_tiny,
+    "generate-124m": generate_124m,
+    "per-token": per_token,
+    "memory": peak_memory,
+    "tokenizer": tokenizer,
+}
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| workload | unit | gpt2lite (median, min-max) | transformers (median, min-max) | ratio |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    fmt = lambda r: f"{r['median']:,.3g} ({r['min']:,.3g}-{r['max']:,.3g})"  # noqa: E731
+    for row in rows:
+        ours, theirs = row.rates.get("gpt2lite"), row.rates.get("transformers")
+        ratio = row.ratio()
+        lines.append(f"| {row.workload} | {row.unit} | {fmt(ours) if ours else '-'} | {fmt(theirs) if theirs else '-'} "
+                     f"| {f'{ratio:.2f}x' if ratio else '-'} |")
+        for name, rate in row.rates.items():
+            if name not in ("gpt2lite", "transformers"):
+                lines.append(f"| ... {name} | {row.unit} | {fmt(rate)} | | "
+                             f"{rate['median'] / theirs['median']:.2f}x |")
+    notes = [f"- {row.workload}: {'; '.join(row.notes)}" for row in rows if row.notes]
+    return "\n".join(lines + [""] + notes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes and 2 repeats: a smoke run")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per implementation (default 5; quick 2)")
+    parser.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    parser.add_argument("--compile", action="store_true", help="torch.compile gpt2lite's model for the train step")
+    parser.add_argument("--gpu-batch", type=int, default=16, help="GPU training batch size (of 1024-token rows)")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: print only)")
+    args = parser.parse_args(argv)
+    args.repeats = args.repeats or (2 if args.quick else 5)
+    device = torch.device(args.device)
+    torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU
+    chosen = args.only.split(",") if args.only else list(WORKLOADS)
+    unknown = set(chosen) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads {sorted(unknown)}; choose from {', '.join(WORKLOADS)}")
+    info = machine(device)
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    rows: list[Row] = []
+    start = time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        rows += WORKLOADS[name](args, device)
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    print(table(rows))
+    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": info, "quick": args.quick, "rows": [asdict(r) for r in rows]},
+                                        indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
