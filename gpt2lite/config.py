@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 ATTENTION_IMPLS = ("sdpa", "explicit")
@@ -38,10 +40,18 @@ class GPTConfig:
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): each head gets "
                 f"n_embd // n_head channels. Try n_head={_divisor_near(self.n_embd, self.n_head)}."
             )
+        for name in ("dropout", "layer_norm_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"GPTConfig.{name} must be a number, got {value!r} ({type(value).__name__})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.layer_norm_eps > 0:
-            raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
+        if not 0 < self.layer_norm_eps < math.inf:
+            raise ValueError(f"layer_norm_eps must be positive and finite, got {self.layer_norm_eps}")
+        for name in ("bias", "pre_ln", "causal"):  # a string such as "False" would silently count as True
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(f"GPTConfig.{name} must be True or False, got {value!r} ({type(value).__name__})")
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
 
@@ -55,6 +65,8 @@ class GPTConfig:
 
         Keyword overrides replace single fields, e.g. ``GPTConfig.from_name("gpt2", dropout=0.1)``.
         """
+        if not isinstance(name, str):
+            raise TypeError(f"a preset name is a string such as 'gpt2', got {type(name).__name__}")
         key = name.removeprefix("openai-community/")
         if key not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")

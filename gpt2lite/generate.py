@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,14 @@ def sample_next(
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    logits = logits.float()
+    scaled = logits / temperature
+    # A tiny temperature overflows float32 (1.0 / 1e-39 is inf, and softmax of inf is nan). Where it does, shift each
+    # row by its largest logit first (softmax does not change): the largest becomes 0, not inf. torch.where, not an
+    # if, so that a GPU never waits for this check.
+    overflow = ~scaled.amax(dim=-1, keepdim=True).isfinite()  # (B, 1)
+    shifted = (logits - logits.amax(dim=-1, keepdim=True)) / max(temperature, torch.finfo(torch.float32).tiny)
+    logits = filter_logits(torch.where(overflow, shifted, scaled), top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
@@ -54,12 +62,14 @@ def _check_sampling_args(
 ) -> None:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
-    if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 means greedy), got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be a number >= 0 and finite (0 means greedy), got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+    if top_p is not None and (isinstance(top_p, bool) or not (isinstance(top_p, (int, float)) and 0 < top_p <= 1)):
         raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    if stop_token is not None and (isinstance(stop_token, bool) or not isinstance(stop_token, numbers.Integral)):
+        raise ValueError(f"stop_token must be None or an integer token id, got {stop_token!r}")
     if stop_token is not None and not 0 <= stop_token < model.config.vocab_size:
         raise ValueError(f"stop_token {stop_token} is outside the vocabulary [0, {model.config.vocab_size})")
 

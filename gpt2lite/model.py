@@ -138,6 +138,8 @@ class GPT(nn.Module):
         past = cache.pos if cache is not None else 0
         self._check_input(idx, past)
         B, T = idx.shape
+        if cache is not None:
+            self._check_cache(cache, B)
         pos = torch.arange(past, past + T, device=idx.device)  # (T,)
         x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
         x = self.transformer.drop(x)
@@ -163,6 +165,8 @@ class GPT(nn.Module):
             raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}{hint}")
         if idx.size(1) == 0:
             raise ValueError("idx is empty (T == 0): give the model at least one token")
+        if idx.size(0) == 0:
+            raise ValueError("idx holds no sequences (batch size B == 0): give the model at least one")
         if past + idx.size(1) > self.config.block_size:
             raise ValueError(
                 f"sequence length {past + idx.size(1)} exceeds the context of {self.config.block_size} tokens "
@@ -177,6 +181,18 @@ class GPT(nn.Module):
             if lo < 0 or hi >= self.config.vocab_size:
                 bad = lo if lo < 0 else hi
                 raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
+
+    def _check_cache(self, cache: KVCache, batch_size: int) -> None:
+        """A cache made for another batch size or another model is an error here, not a shape error inside torch."""
+        c = self.config
+        expected = (c.n_layer, batch_size, c.n_head, c.block_size, c.head_dim)
+        if tuple(cache.k.shape) == expected:
+            return
+        if cache.k.shape[1] != batch_size:
+            problem = f"was made for a batch of {cache.k.shape[1]} sequences but idx has {batch_size}"
+        else:
+            problem = f"has shape {tuple(cache.k.shape)}, not (n_layer, B, n_head, block_size, head_dim) = {expected}"
+        raise ValueError(f"the KV cache {problem}; make a fitting one with model.new_cache({batch_size})")
 
     # ------------------------------------------------------------------ helpers
     def num_parameters(self) -> int:

@@ -24,6 +24,7 @@ NON_WEIGHTS = (".attn.bias", ".attn.masked_bias")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 HUB_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 GELU_TANH = ("gelu_new", "gelu_pytorch_tanh")  # the activations that are GPT-2's tanh-approximate GELU
+HF_REQUIRED = ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd")  # config.json fields without a default
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -76,11 +77,16 @@ def _download_from_hub(repo_id: str) -> Path:
 # ---------------------------------------------------------------------------- config
 def config_from_hf(hf: dict, **overrides) -> GPTConfig:
     """Our GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses what we cannot represent."""
+    if not isinstance(hf, dict):
+        raise ValueError(f"config.json must hold a JSON object ({{...}}), got a {type(hf).__name__}")
     if hf.get("model_type") != "gpt2":
         raise ValueError(f"not a GPT-2 checkpoint: config.json has model_type={hf.get('model_type')!r}")
     act = hf.get("activation_function", "gelu_new")
     if act not in GELU_TANH:
         raise ValueError(f"activation_function {act!r} is not supported; gpt2lite implements {GELU_TANH}")
+    missing = [key for key in HF_REQUIRED if key not in hf]
+    if missing:
+        raise ValueError(f"config.json lacks {', '.join(missing)}; a GPT-2 config.json gives {', '.join(HF_REQUIRED)}")
     if hf.get("n_inner") not in (None, 4 * hf["n_embd"]):
         raise ValueError(f"n_inner={hf['n_inner']} is not supported; gpt2lite's MLP is 4 * n_embd wide")
     if not hf.get("scale_attn_weights", True) or hf.get("scale_attn_by_inverse_layer_idx", False):
@@ -96,7 +102,11 @@ def config_from_hf(hf: dict, **overrides) -> GPTConfig:
         dropout=hf.get("resid_pdrop", 0.1),
         layer_norm_eps=hf.get("layer_norm_epsilon", 1e-5),
     )
-    return GPTConfig(**{**fields, **overrides})
+    try:
+        return GPTConfig(**{**fields, **overrides})
+    except ValueError as exc:  # e.g. "n_head": "12" or "resid_pdrop": null
+        source = f"config.json with the overrides {overrides}" if overrides else "config.json"
+        raise ValueError(f"{source} describes a model gpt2lite cannot build: {exc}") from exc
 
 
 def config_to_hf(config: GPTConfig) -> dict:
@@ -136,11 +146,15 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     try:
         if path.suffix == ".safetensors":
             return load_file(path)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except SafetensorError as exc:
         raise ValueError(f"{path} is not a readable safetensors file (corrupted or truncated?): {exc}") from exc
     except Exception as exc:  # weights_only refuses pickled code; a truncated zip fails too
         raise ValueError(f"{path} is not a plain tensor checkpoint (corrupted, or it holds Python objects): {exc}") from exc
+    tensors_by_name = isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())
+    if not tensors_by_name or not all(isinstance(k, str) for k in state):
+        raise ValueError(f"{path} is no GPT-2 checkpoint: it does not hold a state dict (a dict of names to tensors)")
+    return state
 
 
 def hf_to_ours(state: dict[str, torch.Tensor], model: GPT) -> dict[str, torch.Tensor]:
@@ -151,7 +165,7 @@ def hf_to_ours(state: dict[str, torch.Tensor], model: GPT) -> dict[str, torch.Te
             continue
         # OpenAI's original upload has no "transformer." prefix; transformers' own saves do.
         name = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
-        if name.endswith(CONV1D_WEIGHTS):
+        if name.endswith(CONV1D_WEIGHTS) and tensor.dim() == 2:  # other shapes fail the shape check below
             tensor = tensor.t().contiguous()
         ours[name] = tensor
     expected = model.state_dict()
@@ -168,6 +182,13 @@ def hf_to_ours(state: dict[str, torch.Tensor], model: GPT) -> dict[str, torch.Te
                 f"tensor {name!r} has shape {tuple(tensor.shape)} in the checkpoint but the model expects "
                 f"{tuple(expected[name].shape)}"
             )
+        if not tensor.is_floating_point():
+            raise ValueError(f"tensor {name!r} has dtype {tensor.dtype} in the checkpoint; weights are floating point")
+        if not torch.isfinite(tensor).all():
+            raise ValueError(
+                f"tensor {name!r} holds NaN or infinite values: the checkpoint is corrupted (or was saved from a "
+                "diverged training run), and the model would predict garbage"
+            )
     ours["lm_head.weight"] = ours["transformer.wte.weight"]
     return ours
 
@@ -179,8 +200,8 @@ def load_pretrained(name_or_dir: str | Path, **overrides) -> GPT:
     """
     directory = resolve_checkpoint(name_or_dir)
     try:
-        hf_config = json.loads((directory / "config.json").read_text())
-    except json.JSONDecodeError as exc:
+        hf_config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{directory / 'config.json'} is not valid JSON: {exc}") from exc
     config = config_from_hf(hf_config, **overrides)
     with torch.device("meta"):  # no memory for random weights we would overwrite at once

@@ -153,6 +153,42 @@ def _replace_lone_surrogates(text: str) -> str:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _problem_with_saved(data: dict) -> str | None:
+    """What is wrong with the contents of a file written by BPETokenizer.save, or None if nothing is."""
+    if not isinstance(data.get("pattern"), str):
+        return "'pattern' must be a string"
+    try:
+        regex.compile(data["pattern"])
+    except regex.error as exc:
+        return f"'pattern' is not a valid regex ({exc})"
+    byte_to_id = data.get("byte_to_id")
+    byte_ids_ok = isinstance(byte_to_id, list) and len(byte_to_id) == 256 and all(map(_is_id, byte_to_id))
+    if not byte_ids_ok or len(set(byte_to_id)) != 256:
+        return "'byte_to_id' must list 256 different token ids, one for each byte value"
+    merges = data.get("merges")
+    if not isinstance(merges, dict):
+        return "'merges' must map \"left right\" id pairs to new ids"
+    known, last = set(byte_to_id), -1
+    for pair, new_id in merges.items():
+        parts = pair.split(" ")
+        if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or not _is_id(new_id):
+            return f"merge {pair!r}: {new_id!r} is not of the form \"left right\": new id"
+        if not known.issuperset(map(int, parts)):
+            return f"merge {pair!r} joins an id that no byte or earlier merge gives"
+        if new_id in known or new_id < last:
+            return f"merge {pair!r} gives id {new_id}: merged ids must be new, and grow in the order of the merges"
+        known.add(new_id)
+        last = new_id
+    special = data.get("special_tokens")
+    if not isinstance(special, dict) or not all(isinstance(t, str) and t and _is_id(i) for t, i in special.items()):
+        return "'special_tokens' must map non-empty strings to token ids"
+    return None
+
+
 class BPETokenizer:
     """A byte-level BPE tokenizer: a split pattern, a base token per byte, merges, and special tokens.
 
@@ -378,8 +414,13 @@ class BPETokenizer:
         """The bytes that the token ids stand for, concatenated. Accepts a list, or a tensor/array of ints."""
         if hasattr(ids, "tolist"):  # torch tensors, numpy arrays
             ids = ids.tolist()
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise TypeError(f"decode expects a sequence of token ids (a list or a 1-D tensor), got {type(ids).__name__}")
         parts = []
         for i in ids:
+            if isinstance(i, list):
+                raise ValueError("decode takes one sequence of ids, not a batch (a 2-D tensor or a list of lists); "
+                                 "decode each row, e.g. tok.decode(out[0])")
             if isinstance(i, bool) or not isinstance(i, numbers.Integral) or int(i) not in self.vocab:
                 raise ValueError(f"invalid token id {i!r}: ids are integers in 0..{self.vocab_size - 1}")
             parts.append(self.vocab[int(i)])
@@ -405,10 +446,16 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BPETokenizer:
-        """Read a tokenizer written by save()."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a tokenizer written by save(); a file that is not one, or is damaged, is a ValueError that says why."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not a tokenizer saved by BPETokenizer.save: not valid JSON ({exc})") from exc
         if not isinstance(data, dict) or data.get("format") != _FILE_FORMAT:
             raise ValueError(f"{path} is not a tokenizer saved by BPETokenizer.save ({_FILE_FORMAT})")
+        problem = _problem_with_saved(data)
+        if problem is not None:
+            raise ValueError(f"{path} is a damaged tokenizer file: {problem}")
         tok = cls(data["pattern"])
         tok.byte_to_id = data["byte_to_id"]
         tok.merges = {tuple(map(int, pair.split())): new_id for pair, new_id in data["merges"].items()}

@@ -36,6 +36,7 @@ import torch
 import torch.distributed
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
@@ -430,7 +431,8 @@ def save_checkpoint(state: TrainState, cfg: TrainConfig, checkpoint_dir: str | P
 
     The files are written into a hidden temporary folder that is renamed into place only when
     all of them are complete. A rename is atomic, so a crash mid-write leaves the previous
-    checkpoint as it was.
+    checkpoint as it was. Old checkpoints are renamed to hidden folders before they are deleted,
+    so every step-* folder is always complete; hidden leftovers of a crash go at the next save.
     """
     root = Path(checkpoint_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -459,8 +461,24 @@ def save_checkpoint(state: TrainState, cfg: TrainConfig, checkpoint_dir: str | P
         shutil.rmtree(tmp, ignore_errors=True)  # only still there if something above failed
     for old in _checkpoints(root):
         if old != final:
-            shutil.rmtree(old)
+            # Out of sight first: a crash half-way through deleting leaves a hidden folder, never a step-* one
+            # with files missing.
+            doomed = root / f".deleting-{old.name}"
+            shutil.rmtree(doomed, ignore_errors=True)  # a leftover of an earlier crash, if any
+            os.replace(old, doomed)
+            shutil.rmtree(doomed)
+    # Hidden leftovers of saves or deletions that a crash interrupted (only one process saves to a folder).
+    for leftover in [*root.glob(".tmp-*"), *root.glob(".deleting-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
     return final
+
+
+@contextlib.contextmanager
+def _damaged_file_is_a_value_error(file: Path):
+    try:
+        yield
+    except SafetensorError as exc:
+        raise ValueError(f"{file} is damaged ({exc}); resume from another checkpoint") from exc
 
 
 def load_checkpoint(state: TrainState, path: str | Path) -> None:
@@ -473,7 +491,10 @@ def load_checkpoint(state: TrainState, path: str | Path) -> None:
     missing = [name for name in (MODEL_FILE, STATE_TENSORS_FILE, STATE_JSON_FILE) if not (path / name).exists()]
     if missing:
         raise FileNotFoundError(f"{path} is not a complete checkpoint: {', '.join(missing)} missing")
-    scalars = json.loads((path / STATE_JSON_FILE).read_text())
+    try:
+        scalars = json.loads((path / STATE_JSON_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path / STATE_JSON_FILE} is damaged (not valid JSON: {exc}); resume from another one") from exc
     current = dataclasses.asdict(state.model.config)
     if scalars["model_config"] != current:
         diff = {k: (v, current.get(k)) for k, v in scalars["model_config"].items() if current.get(k) != v}
@@ -482,8 +503,10 @@ def load_checkpoint(state: TrainState, path: str | Path) -> None:
             "Build the model with the checkpoint's GPTConfig to resume."
         )
     device = next(state.model.parameters()).device
-    load_model(state.model, path / MODEL_FILE, device=str(device))
-    tensors = load_file(path / STATE_TENSORS_FILE)
+    with _damaged_file_is_a_value_error(path / MODEL_FILE):
+        load_model(state.model, path / MODEL_FILE, device=str(device))
+    with _damaged_file_is_a_value_error(path / STATE_TENSORS_FILE):
+        tensors = load_file(path / STATE_TENSORS_FILE)
     moments: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
