@@ -142,6 +142,19 @@ class TrainState:
     history: History
     step: int = 0  # optimizer steps taken
 
+    @classmethod
+    def fresh(cls, model: nn.Module, cfg: TrainConfig, fp16: bool = False) -> TrainState:
+        """The state before the first step: a new optimizer, a gradient scaler (working only for fp16) and a
+        batch generator seeded with cfg.seed. Resuming loads a checkpoint into such a state."""
+        device_type = next(model.parameters()).device.type
+        return cls(
+            model=model,
+            optimizer=configure_optimizer(model, cfg),
+            scaler=torch.amp.GradScaler(device_type, enabled=fp16),
+            generator=torch.Generator().manual_seed(cfg.seed),
+            history=History(),
+        )
+
 
 # ---------------------------------------------------------------------------------- the pieces
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -323,13 +336,7 @@ def train(
     model.to(device)
     model.train()
     amp_dtype = autocast_dtype(device, cfg.dtype)
-    state = TrainState(
-        model=model,
-        optimizer=configure_optimizer(model, cfg),
-        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
-        generator=torch.Generator().manual_seed(cfg.seed),
-        history=History(),
-    )
+    state = TrainState.fresh(model, cfg, fp16=amp_dtype == torch.float16)
     _restore_or_start(state, cfg, resume)
     train_model = torch.compile(model) if cfg.compile else model
     eval_model = train_model  # evaluation needs no gradient averaging, so no DDP wrapper

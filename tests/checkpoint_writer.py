@@ -20,22 +20,14 @@ import torch
 
 import gpt2lite.train
 from gpt2lite import GPT, GPTConfig
-from gpt2lite.train import History, TrainConfig, TrainState, configure_optimizer, latest_checkpoint, save_checkpoint
+from gpt2lite.train import History, TrainConfig, TrainState, latest_checkpoint, save_checkpoint
 
 CONFIG = GPTConfig(vocab_size=65, block_size=16, n_layer=2, n_head=2, n_embd=64)  # ~100k parameters, ~0.4 MB
 STAGES = ("writing-weights", "writing-state", "before-rename", "after-rename", "deleting-old")
 
 
 def new_state() -> TrainState:
-    model = GPT(CONFIG)
-    cfg = TrainConfig(device="cpu", progress=False)
-    return TrainState(
-        model=model,
-        optimizer=configure_optimizer(model, cfg),
-        scaler=torch.amp.GradScaler("cpu", enabled=False),
-        generator=torch.Generator().manual_seed(0),
-        history=History(),
-    )
+    return TrainState.fresh(GPT(CONFIG), TrainConfig(device="cpu", progress=False))
 
 
 def die() -> None:

@@ -38,10 +38,8 @@ from safetensors.torch import load_file, save_file
 from gpt2lite import GPT, BPETokenizer, GPTConfig
 from gpt2lite.data import CharTokenizer, DownloadError, download, get_batch, tiny_shakespeare
 from gpt2lite.train import (
-    History,
     TrainConfig,
     TrainState,
-    configure_optimizer,
     load_checkpoint,
     save_checkpoint,
     train,
@@ -198,14 +196,7 @@ def _load_bin(obj: object) -> GPT:
 
 
 def _train_state(model: GPT) -> TrainState:
-    cfg = TrainConfig(device="cpu", progress=False)
-    return TrainState(
-        model=model,
-        optimizer=configure_optimizer(model, cfg),
-        scaler=torch.amp.GradScaler("cpu", enabled=False),
-        generator=torch.Generator().manual_seed(0),
-        history=History(),
-    )
+    return TrainState.fresh(model, TrainConfig(device="cpu", progress=False))
 
 
 def _resume_from_damaged(damage: Callable[[Path], None]) -> None:

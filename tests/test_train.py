@@ -11,7 +11,6 @@ from gpt2lite import GPT, GPTConfig
 from gpt2lite.data import load_shakespeare
 from gpt2lite.device import autocast_dtype, get_device
 from gpt2lite.train import (
-    History,
     TrainConfig,
     TrainState,
     configure_optimizer,
@@ -45,14 +44,9 @@ def quick_config(**overrides) -> TrainConfig:
 
 
 def fresh_state(model: GPT, cfg: TrainConfig, step: int = 0) -> TrainState:
-    return TrainState(
-        model=model,
-        optimizer=configure_optimizer(model, cfg),
-        scaler=torch.amp.GradScaler("cpu", enabled=False),
-        generator=torch.Generator().manual_seed(cfg.seed),
-        history=History(),
-        step=step,
-    )
+    state = TrainState.fresh(model, cfg)
+    state.step = step
+    return state
 
 
 # ---------------------------------------------------------------------------------- learning
