@@ -113,6 +113,11 @@ def test_book_builds_strictly(tmp_path):
         assert colab in page, f"{path.stem}: no Colab button pointing at its notebook"
         assert 'class="solution dropdown' in page
         assert "### BEGIN SOLUTION" not in page and "### END SOLUTION" not in page, "nbgrader markers must not show"
+        # offline: every script and stylesheet is the book's own (MathJax comes from node_modules, see package.json)
+        outside = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"[^>]*>', page)
+        assert not outside, f"{path.stem}: the page loads {outside}"
+        assert '<script defer="defer" src="../_static/mathjax/tex-mml-chtml.js"></script>' in page
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").is_file()
 
 
 def visible_text(page: str) -> str:

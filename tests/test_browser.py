@@ -1,0 +1,305 @@
+"""The rendered book in a real browser: headless Chromium, driven by Playwright, on the built pages served locally.
+
+For every page: HTTP 200, no console errors and no failed requests, nothing fetched from outside 127.0.0.1 (the
+book works offline: MathJax is shipped with it), every image loaded with a non-zero size, every internal link and
+anchor resolves, the math is typeset by MathJax, each notebook's Colab button opens that notebook, and exercise
+solutions start collapsed and open on a click. Two pages get the same checks at phone width (400 px).
+Screenshots and a JSON report with the counts go to `_build/browser/` (or $GPT2LITE_BROWSER_ARTIFACTS).
+
+Needs Debian's Chromium (`apt-get install chromium`); `.ci/run` installs it and sets GPT2LITE_REQUIRE_BROWSER=1,
+so there a missing browser fails instead of skipping. Playwright's own browser download is not used.
+"""
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urldefrag
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
+ARTIFACTS = Path(os.environ.get("GPT2LITE_BROWSER_ARTIFACTS", ROOT / "_build" / "browser"))
+SITE = ARTIFACTS / "site" / "_build" / "html"  # where the fixture builds the book
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 400, "height": 860}
+SCREENSHOTS = {  # page: (file name, what to scroll to the top of the picture)
+    "book/intro.html": ("intro", None),
+    "book/04_self_attention.html": ("attention-math", "div.math"),
+    "book/08_sampling.html": ("sampling-figure", "div.cell_output img"),
+}
+PHONE_PAGES = ["book/04_self_attention.html", "book/08_sampling.html"]
+COLAB = "https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("GPT2LITE_REQUIRE_BROWSER") == "1":  # CI: never skip
+        raise RuntimeError(message)
+    pytest.skip(message, allow_module_level=True)
+
+
+if CHROMIUM is None:
+    _unavailable("needs Debian's Chromium: apt-get install chromium (or set CHROMIUM to a Chromium binary)")
+try:
+    from playwright import sync_api
+except ImportError:
+    _unavailable("needs Playwright: pip install -r requirements.txt")
+
+
+def _build_pages() -> list[str]:
+    return sorted(
+        str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if not p.relative_to(SITE).parts[0].startswith("_")
+    )
+
+
+COUNTS = ("pages", "links", "anchors", "images", "math", "solutions", "colab_buttons")
+REPORT = {"desktop": dict.fromkeys(COUNTS, 0), "phone": dict.fromkeys(COUNTS, 0), "screenshots": []}
+TARGETS = set()  # every internal link target (with its #anchor) seen on a checked page
+
+
+@pytest.fixture(scope="module")
+def site():
+    """Build the book (strictly), serve it on 127.0.0.1, yield its base URL."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    result = subprocess.run(
+        [JUPYTER_BOOK, "build", "-W", "-n", "--keep-going", str(ROOT), "--path-output", str(ARTIFACTS / "site")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    handler = functools.partial(QuietHandler, directory=str(SITE))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    REPORT["distinct_links"] = len(TARGETS)
+    REPORT["distinct_pages_linked"] = len({urldefrag(t)[0] for t in TARGETS})
+    (ARTIFACTS / "report.json").write_text(json.dumps(REPORT, indent=2) + "\n")
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page in a fresh browser context, with every console message, failed request and outside request recorded."""
+
+    def __init__(self, browser, base: str, path: str, viewport: dict):
+        self.base, self.path = base, path
+        self.context = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(10_000)
+        self.outside, self.failed, self.console = [], [], []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.console.append(f"{m.text} ({m.location.get('url')})"))
+        self.page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url}: HTTP {r.status}"))
+        self.response = self.page.goto(base + path, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        if self.page.locator(".math").count():  # let MathJax finish typesetting
+            self.page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+            self.page.evaluate("MathJax.startup.promise")
+
+    def _route(self, route):
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:  # the book must not need the internet; record and refuse
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def link_status(site):
+    """HTTP status and element ids of an internal URL (without its #anchor), each URL fetched once."""
+    cache = {}
+
+    def fetch(url: str) -> tuple[int, set[str]]:
+        if url not in cache:
+            try:
+                with urllib.request.urlopen(url) as response:
+                    body = response.read().decode("utf-8", errors="replace")
+                    ids = set(re.findall(r'\bid="([^"]+)"', body)) if "html" in response.headers["Content-Type"] else set()
+                    cache[url] = (response.status, ids)
+            except urllib.error.HTTPError as error:
+                cache[url] = (error.code, set())
+        return cache[url]
+
+    return fetch
+
+
+def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
+    """Every check a page must pass, at any width; counts what it checked in `tally`."""
+    page, where = visit.page, visit.path
+    assert visit.response is not None and visit.response.status == 200, f"{where}: HTTP {visit.response and visit.response.status}"
+
+    # math: MathJax (from our own copy) has typeset every formula, without TeX errors
+    n_math = page.locator(".math").count()
+    if n_math:
+        typeset = page.locator(".math mjx-container").count()
+        assert typeset == n_math, f"{where}: MathJax typeset {typeset} of {n_math} formulas"
+        assert page.locator("mjx-merror").count() == 0, f"{where}: MathJax reports a TeX error"
+        assert page.evaluate("document.fonts.status") == "loaded"
+        raw = page.evaluate(r"""[...document.querySelectorAll('.math')].map(e => e.innerText).filter(t => /\\\(|\\\[/.test(t))""")
+        assert not raw, f"{where}: untypeset math: {raw[:3]}"
+        scripts = page.evaluate("[...document.scripts].map(s => s.src).filter(s => s.includes('mathjax'))")
+        assert scripts and all(s.startswith(site) for s in scripts), f"{where}: MathJax not loaded from the book: {scripts}"
+        tally["math"] += n_math
+
+    # images: loaded, with a non-zero size; those on screen (not in a collapsed solution) are drawn non-zero too
+    images = page.evaluate("""[...document.images].map(i => ({src: i.currentSrc || i.src, complete: i.complete,
+        w: i.naturalWidth, h: i.naturalHeight, shown: i.offsetParent !== null,
+        rw: i.getBoundingClientRect().width, rh: i.getBoundingClientRect().height}))""")
+    for image in images:
+        assert image["complete"] and image["w"] > 0 and image["h"] > 0, f"{where}: image not loaded: {image['src']}"
+        if image["shown"]:
+            assert image["rw"] > 0 and image["rh"] > 0, f"{where}: image drawn at zero size: {image['src']}"
+    figures = page.evaluate("[...document.querySelectorAll('figure, div.cell_output img')].map(f => f.getBoundingClientRect().width * f.getBoundingClientRect().height)")
+    assert all(area > 0 for area in figures), f"{where}: a figure has zero size"
+    tally["images"] += len(images)
+
+    # internal links: every target exists, and so does every #anchor in it
+    hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    internal = [h for h in hrefs if h.startswith(site)]
+    for href in internal:
+        url, fragment = urldefrag(href)
+        status, ids = link_status(url)
+        TARGETS.add(href)
+        assert status == 200, f"{where}: broken link {href}"
+        if fragment and url.endswith(".html"):
+            assert unquote(fragment) in ids, f"{where}: link to a missing anchor {href}"
+            tally["anchors"] += 1
+    tally["links"] += len(internal)
+
+    # Colab: a page made from a notebook has a launch button that opens that very notebook
+    source = ROOT / Path(where).with_suffix(".ipynb")
+    colab = page.locator('a[href^="https://colab.research.google.com/"]')
+    if source.exists():
+        repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+        expected = COLAB.format(repo=repo, branch=CONFIG["repository"]["branch"], path=source.relative_to(ROOT).as_posix())
+        assert colab.count() == 1 and colab.get_attribute("href") == expected, f"{where}: Colab button {colab.count()}"
+        page.locator(".dropdown-launch-buttons button").click()
+        colab.wait_for(state="visible")
+        tally["colab_buttons"] += 1
+    else:
+        assert colab.count() == 0, f"{where}: a Colab button on a page that has no notebook"
+
+    # solutions: collapsed at first, open on a click on their title
+    solutions = page.locator(".solution.dropdown")
+    for i in range(solutions.count()):
+        solution = solutions.nth(i)
+        body = solution.locator("section").first
+        solution.scroll_into_view_if_needed()
+        assert not body.is_visible(), f"{where}: solution {i + 1} starts open"
+        solution.locator("button.toggle-button").click()  # the arrow; the title's text is a link to the exercise
+        body.wait_for(state="visible")
+        assert body.bounding_box()["height"] > 0
+    tally["solutions"] += solutions.count()
+
+    # nothing from outside, nothing missing, nothing logged as an error
+    assert not visit.outside, f"{where}: requests outside the book: {visit.outside[:5]}"
+    assert not visit.failed, f"{where}: failed requests: {visit.failed[:5]}"
+    assert not visit.console, f"{where}: console errors: {visit.console[:5]}"
+
+
+def _pages() -> list[str]:
+    """The pages the book's toc builds, plus the index, search and genindex pages (known before building)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return ["index.html", "genindex.html", "search.html"] + [f"{f}.html" for f in files]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", _pages())
+def test_page_in_desktop_browser(browser, site, link_status, path):
+    visit = Visit(browser, site, path, DESKTOP)
+    try:
+        if path == "index.html":  # Jupyter Book's root page redirects to the first chapter
+            visit.page.wait_for_url(site + "book/intro.html")
+            assert visit.page.title().endswith(CONFIG["title"])
+        if path in SCREENSHOTS:
+            name, target = SCREENSHOTS[path]
+            if target:
+                visit.page.locator(target).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                visit.page.evaluate("window.scrollBy(0, -90)")  # below the sticky header
+            shot = ARTIFACTS / f"desktop-{name}.png"
+            visit.page.screenshot(path=shot)
+            REPORT["screenshots"].append(shot.name)
+        check_page(visit, link_status, site, REPORT["desktop"])
+        if path == "search.html":  # the search box works offline too
+            visit.page.goto(site + "search.html?q=attention")
+            visit.page.locator("#search-results li").first.wait_for()
+            assert visit.page.locator("#search-results li").count() >= 3
+        sidebar, toggle = visit.page.locator("#pst-primary-sidebar"), visit.page.locator("button.primary-toggle:visible")
+        if toggle.count():  # the button beside the title folds the table of contents away and back
+            toggle.click()
+            visit.page.wait_for_function("document.querySelector('#pst-primary-sidebar').getBoundingClientRect().right <= 0")
+            toggle.click()
+            visit.page.wait_for_function("document.querySelector('#pst-primary-sidebar').getBoundingClientRect().left >= 0")
+            assert sidebar.locator("a[href]").count() >= 10
+        REPORT["desktop"]["pages"] += 1
+    finally:
+        visit.close()
+
+
+def test_every_built_page_is_visited(site):
+    assert set(_build_pages()) == set(_pages()), "a page was built that the browser tests do not visit"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PHONE_PAGES)
+def test_page_at_phone_width(browser, site, link_status, path):
+    visit = Visit(browser, site, path, PHONE)
+    try:
+        check_page(visit, link_status, site, REPORT["phone"])
+        page = visit.page
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path}: the page scrolls sideways by {overflow} px at {PHONE['width']} px"
+        text_width = page.locator("article").bounding_box()["width"]
+        assert text_width >= 0.8 * PHONE["width"], f"{path}: the text column is {text_width:.0f} px wide"
+        page.evaluate("window.scrollTo(0, 0)")
+        shot = ARTIFACTS / f"phone-{Path(path).stem}.png"
+        page.screenshot(path=shot)
+        REPORT["screenshots"].append(shot.name)
+        # the two buttons at the top open the table of contents and the page's outline, as dialogs
+        for side, shows in (("primary", "Self-attention"), ("secondary", "Contents")):
+            dialog = page.locator(f"#pst-{side}-sidebar-modal")
+            assert not dialog.is_visible()
+            page.locator(f"button.{side}-toggle:visible").click()
+            dialog.wait_for(state="visible")
+            assert shows in dialog.inner_text() and dialog.locator("a[href]").count() >= 5, f"{path}: {side} sidebar"
+            if side == "primary":
+                page.screenshot(path=ARTIFACTS / f"phone-{Path(path).stem}-contents.png")
+            page.keyboard.press("Escape")
+            dialog.wait_for(state="hidden")
+        REPORT["phone"]["pages"] += 1
+    finally:
+        visit.close()
