@@ -212,16 +212,21 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
     else:
         assert colab.count() == 0, f"{where}: a Colab button on a page that has no notebook"
 
-    # solutions: collapsed at first, open on a click on their title
+    # solutions: folded at first; a click on the title's text (a link to the exercise) opens one, the arrow folds
+    # it and opens it again
     solutions = page.locator(".solution.dropdown")
     for i in range(solutions.count()):
         solution = solutions.nth(i)
-        body = solution.locator("section").first
+        body, arrow = solution.locator("section").first, solution.locator("button.toggle-button")
         solution.scroll_into_view_if_needed()
         assert not body.is_visible(), f"{where}: solution {i + 1} starts open"
-        solution.locator("button.toggle-button").click()  # the arrow; the title's text is a link to the exercise
+        solution.locator(".admonition-title a").click()
         body.wait_for(state="visible")
         assert body.bounding_box()["height"] > 0
+        arrow.click()
+        body.wait_for(state="hidden")
+        arrow.click()
+        body.wait_for(state="visible")
     tally["solutions"] += solutions.count()
 
     # nothing from outside, nothing missing, nothing logged as an error

@@ -15,3 +15,16 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 });
+
+// A folded solution's title reads "Solution to Exercise 14 (...)", and most of it is a link back to the exercise
+// just above it. A click there jumped to the exercise, and sphinx-togglebutton threw a ReferenceError instead of
+// opening the solution. Now a click anywhere on the title opens and closes the solution, like the arrow.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const link of document.querySelectorAll(".solution.dropdown > .admonition-title a")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      link.closest(".admonition-title").querySelector(".toggle-button").click();
+    });
+  }
+});
