@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from pathlib import Path
@@ -25,6 +26,17 @@ TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/mast
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 TINY_SHAKESPEARE_FILENAME = "tinyshakespeare.txt"
 DATA_DIR_ENV = "GPT2LITE_DATA_DIR"  # a folder that holds (or should receive) the data files
+
+# OpenAI's GPT-2 vocabulary, at the address tiktoken downloads it from (so tiktoken's cache holds the same files).
+GPT2_VOCAB_URL = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/"
+GPT2_VOCAB_SHA256 = {
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+}
+GPT2_VOCAB_DIR_ENV = "GPT2LITE_GPT2_VOCAB_DIR"  # a folder that already holds encoder.json and vocab.bpe
+# Tests only: serve every download from another host (e.g. http://127.0.0.1:8000). The path of each URL is kept,
+# so the real download code (checksums, cache, errors) runs unchanged.
+MIRROR_ENV = "GPT2LITE_DOWNLOAD_MIRROR"
 
 
 class DownloadError(RuntimeError):
@@ -48,6 +60,7 @@ def download(url: str, dest: str | Path, sha256: str) -> Path:
     is verified, so an interrupted or corrupted download never looks like a finished one.
     """
     dest = Path(dest)
+    url = mirrored(url)
     if dest.exists():
         found = sha256_of(dest)
         if found == sha256:
@@ -74,6 +87,14 @@ def download(url: str, dest: str | Path, sha256: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def mirrored(url: str) -> str:
+    """url, or the same path on the host that $GPT2LITE_DOWNLOAD_MIRROR names (a test server)."""
+    base = os.environ.get(MIRROR_ENV)
+    if not base:
+        return url
+    return base.rstrip("/") + urllib.parse.urlsplit(url).path
 
 
 def default_data_dir() -> Path:
@@ -109,6 +130,49 @@ def tiny_shakespeare(data_dir: str | Path | None = None) -> str:
                 f"${DATA_DIR_ENV} (or the data_dir argument) at that folder."
             ) from None  # err's message is in ours; one traceback is enough
     return path.read_text(encoding="utf-8")
+
+
+def _tiktoken_cached(url: str) -> Path:
+    """Where tiktoken caches the download of url (the file may not exist)."""
+    folder = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    folder = folder or os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    return Path(folder) / hashlib.sha1(url.encode()).hexdigest()
+
+
+def gpt2_vocab_files(data_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """OpenAI's GPT-2 vocabulary as local files: (encoder.json, vocab.bpe), each checked against its sha256.
+
+    Looked for in $GPT2LITE_GPT2_VOCAB_DIR, then in tiktoken's cache (which holds the same files once
+    tiktoken.get_encoding("gpt2") has run), then in data_dir / "gpt2_vocab" (default ~/.cache/gpt2lite),
+    and downloaded there if missing (2 MB).
+    """
+    given = os.environ.get(GPT2_VOCAB_DIR_ENV)
+    if given:
+        folder = Path(given)
+    else:
+        folder = (Path(data_dir) if data_dir is not None else default_data_dir()) / "gpt2_vocab"
+    paths = []
+    for name, sha256 in GPT2_VOCAB_SHA256.items():
+        path = folder / name
+        if given:
+            if not path.is_file():
+                raise FileNotFoundError(f"${GPT2_VOCAB_DIR_ENV} is {given}, but it holds no {name}")
+            if sha256_of(path) != sha256:
+                raise ValueError(f"{path} is not GPT-2's {name}: its sha256 is not {sha256}")
+        else:
+            cached = _tiktoken_cached(GPT2_VOCAB_URL + name)
+            if cached.is_file() and sha256_of(cached) == sha256:
+                path = cached
+            else:
+                try:
+                    download(GPT2_VOCAB_URL + name, path, sha256)
+                except DownloadError as err:
+                    raise DownloadError(
+                        f"{err}\nTo work offline, put encoder.json and vocab.bpe in a folder and point "
+                        f"${GPT2_VOCAB_DIR_ENV} at it."
+                    ) from None
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 # ------------------------------------------------------------------------------------ tokenizer

@@ -189,6 +189,32 @@ def _problem_with_saved(data: dict) -> str | None:
     return None
 
 
+def tiktoken_encoding(name: str = "gpt2"):
+    """tiktoken's Encoding called name; for "gpt2", built from the files gpt2lite.data.gpt2_vocab_files fetches.
+
+    For "gpt2" this is the object tiktoken.get_encoding("gpt2") builds (the same ranks, split pattern and
+    special token, and tiktoken's own encoder), but its files come through gpt2lite's downloader: cached,
+    checked against their sha256, and found in tiktoken's cache when tiktoken already has them.
+    """
+    try:
+        import tiktoken
+        from tiktoken_ext.openai_public import ENDOFTEXT, r50k_pat_str
+    except ImportError as e:
+        raise ImportError("this needs tiktoken: pip install tiktoken") from e
+    if name != "gpt2":
+        return tiktoken.get_encoding(name)
+    from .data import gpt2_vocab_files  # here, so that the tokenizer alone does not import torch
+
+    encoder_json, _ = gpt2_vocab_files()  # the ranks are encoder.json's ids; vocab.bpe lists the same merges
+    encoder: dict[str, int] = json.loads(encoder_json.read_text(encoding="utf-8"))
+    char_to_byte = {ch: b for b, ch in bytes_to_unicode().items()}
+    ranks = {bytes(char_to_byte[ch] for ch in token): i for token, i in encoder.items() if token != ENDOFTEXT}
+    return tiktoken.Encoding(
+        name="gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks,
+        special_tokens={ENDOFTEXT: encoder[ENDOFTEXT]}, explicit_n_vocab=len(encoder),
+    )
+
+
 class BPETokenizer:
     """A byte-level BPE tokenizer: a split pattern, a base token per byte, merges, and special tokens.
 
@@ -229,11 +255,7 @@ class BPETokenizer:
         and those two are the pair that merges into it. The split pattern is the encoding's own (for "gpt2",
         tiktoken's faster spelling of GPT2_SPLIT_PATTERN, which splits text the same way).
         """
-        try:
-            import tiktoken
-        except ImportError as e:
-            raise ImportError("BPETokenizer.from_tiktoken needs tiktoken: pip install tiktoken") from e
-        enc = tiktoken.get_encoding(encoding_name)
+        enc = tiktoken_encoding(encoding_name)
         ranks: dict[bytes, int] = enc._mergeable_ranks
         tok = cls(pattern=enc._pat_str)
         tok.byte_to_id = [ranks[bytes([b])] for b in range(256)]

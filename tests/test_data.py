@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 import torch
+from local_web import SHARED, LocalWeb, internet_files
 
 from gpt2lite import data
 from gpt2lite.data import (
@@ -177,3 +178,69 @@ def test_get_batch_needs_block_size_plus_one_tokens():
         get_batch(torch.arange(10), batch_size=2, block_size=10)
     with pytest.raises(ValueError, match="1-D tensor"):
         get_batch(torch.arange(100).view(10, 10), batch_size=2, block_size=4)
+
+
+# ------------------------------------------------------------------------- GPT-2's vocabulary files
+@pytest.fixture
+def fresh_caches(tmp_path, monkeypatch):
+    """No vocabulary folder given and empty caches (ours and tiktoken's), as on a new machine."""
+    monkeypatch.delenv(data.GPT2_VOCAB_DIR_ENV, raising=False)
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_mirrored_keeps_the_path_and_changes_only_the_host(monkeypatch):
+    url = data.GPT2_VOCAB_URL + "vocab.bpe"
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    assert data.mirrored(url) == url
+    monkeypatch.setenv(data.MIRROR_ENV, "http://127.0.0.1:8765/")
+    assert data.mirrored(url) == "http://127.0.0.1:8765/gpt-2/encodings/main/vocab.bpe"
+
+
+def test_gpt2_vocab_files_are_downloaded_once_checked_and_cached(fresh_caches, monkeypatch):
+    with LocalWeb(internet_files()) as web:
+        monkeypatch.setenv(data.MIRROR_ENV, web.url)
+        encoder_json, vocab_bpe = data.gpt2_vocab_files()
+        assert (encoder_json, vocab_bpe) == (fresh_caches / "cache" / "gpt2_vocab" / "encoder.json",
+                                             fresh_caches / "cache" / "gpt2_vocab" / "vocab.bpe")
+        assert data.sha256_of(vocab_bpe) == data.GPT2_VOCAB_SHA256["vocab.bpe"]
+        assert web.requests == [("GET", "/gpt-2/encodings/main/encoder.json"), ("GET", "/gpt-2/encodings/main/vocab.bpe")]
+        assert data.gpt2_vocab_files() == (encoder_json, vocab_bpe)
+        assert len(web.requests) == 2  # the second call reads the cache
+        vocab_bpe.write_text("#version: 0.2\nnot the merges\n")  # a damaged cached copy is downloaded again
+        with pytest.warns(UserWarning, match="downloading it again"):
+            data.gpt2_vocab_files()
+        assert web.count("/gpt-2/encodings/main/vocab.bpe") == 2
+        assert data.sha256_of(vocab_bpe) == data.GPT2_VOCAB_SHA256["vocab.bpe"]
+
+
+def test_gpt2_vocab_files_come_from_tiktokens_cache_when_it_has_them(fresh_caches, monkeypatch, no_network):
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken_cache"))
+    encoder_json, vocab_bpe = data.gpt2_vocab_files()
+    assert encoder_json.parent == vocab_bpe.parent == SHARED / "tiktoken_cache"
+    assert data.sha256_of(encoder_json) == data.GPT2_VOCAB_SHA256["encoder.json"]
+
+
+def test_gpt2_vocab_files_offline_say_how_to_work_offline(fresh_caches, no_network):
+    with pytest.raises(DownloadError, match="could not download") as info:
+        data.gpt2_vocab_files()
+    assert data.GPT2_VOCAB_DIR_ENV in str(info.value)
+
+
+def test_a_wrong_gpt2_vocab_folder_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.GPT2_VOCAB_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="GPT2LITE_GPT2_VOCAB_DIR.*holds no encoder.json"):
+        data.gpt2_vocab_files()
+    (tmp_path / "encoder.json").write_text("{}")
+    with pytest.raises(ValueError, match="is not GPT-2's encoder.json"):
+        data.gpt2_vocab_files()
+
+
+def test_tiny_shakespeare_downloads_through_the_mirror(fresh_caches, monkeypatch):
+    with LocalWeb(internet_files()) as web:
+        monkeypatch.setenv(data.MIRROR_ENV, web.url)
+        assert len(tiny_shakespeare()) == 1_115_394
+        assert web.requests == [("GET", "/karpathy/char-rnn/master/data/tinyshakespeare/input.txt")]
+        assert (fresh_caches / "cache" / data.TINY_SHAKESPEARE_FILENAME).is_file()

@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 import torch
+from local_web import COMMIT, LocalWeb
 from safetensors.torch import load_file, save_file
 
 from gpt2lite import GPT, GPTConfig
@@ -210,3 +211,24 @@ def test_missing_local_path(tmp_path):
         GPT.from_pretrained(tmp_path / "empty")
     with pytest.raises(FileNotFoundError):
         GPT.from_pretrained("./relative/path/that/is/missing")
+
+
+def test_from_pretrained_downloads_from_the_hub_once_then_reads_the_cache(hf_dir, tmp_path, monkeypatch):
+    """GPT.from_pretrained("gpt2") runs its real hub download, against a local stand-in for the Hub."""
+    files = {f.name: f.read_bytes() for f in hf_dir.iterdir() if f.name in ("config.json", "model.safetensors")}
+    hub = pytest.importorskip("huggingface_hub.constants")
+    with LocalWeb(hub={"openai-community/gpt2": files}) as web:
+        # What HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE=0 do in a fresh process (huggingface_hub reads them on import)
+        monkeypatch.setattr(hub, "ENDPOINT", web.url)
+        monkeypatch.setattr(hub, "HUGGINGFACE_CO_URL_TEMPLATE", web.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+        monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+        model = GPT.from_pretrained("gpt2")
+        reference = GPT.from_pretrained(hf_dir)
+        assert model.state_dict().keys() == reference.state_dict().keys()
+        assert all(torch.equal(t, reference.state_dict()[k]) for k, t in model.state_dict().items())
+        weights = f"/openai-community/gpt2/resolve/{COMMIT}/model.safetensors"
+        assert web.count(weights) == 1
+        GPT.from_pretrained("gpt2")  # the second time from the cache
+        assert web.count(weights) == 1
+    assert list((tmp_path / "hf" / "hub").glob("models--openai-community--gpt2/snapshots/*/model.safetensors"))

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpt2lite import tokenizer as tokenizer_module
-from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, bytes_to_unicode
+from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, bytes_to_unicode, tiktoken_encoding
 
 tiktoken = pytest.importorskip("tiktoken")
 
@@ -100,6 +100,18 @@ def test_gpt2_base_tokens_follow_bytes_to_unicode_order(gpt2):
     order = list(bytes_to_unicode())  # the byte whose base token is id 0, 1, ...
     assert [gpt2.byte_to_id[b] for b in order] == list(range(256))
     assert gpt2.vocab[gpt2.byte_to_id[ord(" ")]] == b" "
+
+
+def test_tiktoken_encoding_is_what_tiktoken_builds(enc):
+    """gpt2lite's route to tiktoken's GPT-2 (files through our cached download) gives tiktoken's own object."""
+    ours = tiktoken_encoding("gpt2")
+    assert isinstance(ours, tiktoken.Encoding) and ours.name == enc.name == "gpt2"
+    assert ours._mergeable_ranks == enc._mergeable_ranks
+    assert ours._pat_str == enc._pat_str and ours._special_tokens == enc._special_tokens
+    assert ours.n_vocab == enc.n_vocab == 50257
+    text = "Hello world!<|endoftext|> 12345  émoji 🙂"
+    assert ours.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
+    assert tiktoken_encoding("r50k_base")._mergeable_ranks == enc._mergeable_ranks  # other names: tiktoken's
 
 
 def test_from_tiktoken_without_tiktoken(monkeypatch):
