@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import regex
 
-from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer
+from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, tiktoken_encoding
 
 from ._core import call, describe, diagnose, expect_equal, fail, passed
 
@@ -51,9 +51,7 @@ def _trained() -> BPETokenizer:
 def check_sizes(fn: Callable[[str], tuple[int, int, int]]) -> None:
     """`fn(text)` returns the tuple (characters, UTF-8 bytes, GPT-2 tokens) of `text`, with "<|endoftext|>" counted
     as ordinary text."""
-    import tiktoken  # GPT-2's reference tokenizer; chapter 2 needs it anyway
-
-    enc = tiktoken.get_encoding("gpt2")
+    enc = tiktoken_encoding("gpt2")  # GPT-2's reference tokenizer; chapter 2 needs it anyway
     texts = ["", "Hello, world!", "東京 🦙", "naïve café", "   \n\n", "<|endoftext|>", "x" * 1000, _TEXT]
     for text in texts:
         call_text = f"{fn.__name__}({describe(text, 40)})"
