@@ -23,7 +23,11 @@ class GPTConfig:
     n_layer: int = 12  # number of transformer blocks
     n_head: int = 12  # attention heads per block
     n_embd: int = 768  # width of the residual stream, C
-    dropout: float = 0.0  # GPT-2 trained with 0.1; 0 for inference and fine-tuning small data
+    # Dropout rate on the embeddings, the attention weights and the two residual writes of each block. Off by
+    # default: model.eval() turns dropout off anyway, and a rate is for training runs that can overfit, such as
+    # fine-tuning on a small data set. GPT-1 used 0.1 (Radford et al., 2018); the GPT-2 paper gives no rate and
+    # OpenAI's released GPT-2 code (src/model.py) has no dropout; Hugging Face's GPT2Config defaults to 0.1.
+    dropout: float = 0.0
     bias: bool = True  # biases in Linear and LayerNorm layers, as in GPT-2
     layer_norm_eps: float = 1e-5
     pre_ln: bool = True  # GPT-2: LayerNorm before each sub-layer; GPT-1: after the residual add

@@ -62,6 +62,15 @@ def test_setup_cell_agrees_with_config(path):
     assert setup["outputs"] == [], "the setup cell must be silent outside Colab"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_chapter_leans_on_the_test_machines(path):
+    """What passes here must pass in Colab: no chapter reads a variable or a folder that only test machines have
+    (tests/test_colab.py runs every chapter without them)."""
+    code = "\n".join(source(c) for c in code_cells(path))
+    for name in ("GPT2LITE_", "TIKTOKEN_CACHE_DIR", "HF_HUB_OFFLINE", "shared/", "\"gpt2_vocab\""):
+        assert name not in code, f"{path.stem} mentions {name!r}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_are_checkable(path):
     """2 to 5 exercises; each has one solution cell in a dropdown, with the answer between nbgrader's markers and a

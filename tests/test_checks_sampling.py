@@ -4,13 +4,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gpt2lite.attention import KVCache
 from gpt2lite.checks import (
     CheckFailed,
     check_apply_temperature,
     check_greedy_decode,
+    check_kv_generate,
     check_top_k_filter,
     check_top_p_filter,
 )
+from gpt2lite.generate import generate
 
 NEG_INF = float("-inf")
 
@@ -183,3 +186,136 @@ def test_greedy_decode_catches_a_stub_and_generate():
         check_greedy_decode(stub)
     with pytest.raises(CheckFailed, match="no generate"):
         check_greedy_decode(lambda model, idx, n: model.generate(idx, n, temperature=0))
+
+
+# ------------------------------------------------------------------------------ ex-08-kvcache
+def kv_generate(model, idx, n, *, offset=True, all_layers=True, append="always", rerun=False, grad=False,
+                only_new=False, feed_last=False, causal="prompt"):
+    """Greedy generation with a KV cache per block, written by hand, with switches that reproduce the classic
+    mistakes. append: "always" (right), "prompt" (the cache keeps the prompt only) or "never" (the caches stay
+    empty tensors, and the positions, read from their length, restart at 0). causal: is_causal=True for the
+    "prompt" pass only (right), for "every" pass (which masks all but the first key), or for "no" pass."""
+    tr, H, C = model.transformer, model.config.n_head, model.config.n_embd
+    B = idx.size(0)
+    empty = torch.zeros(B, H, 0, C // H)
+    caches = [(empty, empty) for _ in tr.h]  # per block: keys and values (B, H, t, hd)
+    seq, fed, steps, done = idx, idx, [], 0
+    with torch.set_grad_enabled(grad):
+        for step in range(n + feed_last):
+            if rerun:
+                fed, caches = seq, [(empty, empty) for _ in tr.h]  # the whole sequence again, from scratch
+            T = fed.size(1)
+            past = caches[0][0].size(2) if append == "never" else 0 if rerun else done
+            x = tr.wte(fed) + tr.wpe(torch.arange(past, past + T) if offset else torch.arange(T))
+            for i, block in enumerate(tr.h):
+                q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
+                q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+                cached = all_layers or i == len(tr.h) - 1
+                if cached:
+                    k, v = torch.cat([caches[i][0], k], dim=2), torch.cat([caches[i][1], v], dim=2)
+                    if append == "always" or append == "prompt" and step == 0:
+                        caches[i] = (k, v)
+                is_causal = {"prompt": T > 1, "every": True, "no": False}[causal]  # T > 1: the prompt, no past
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+                x = x + block.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+                x = x + block.mlp(block.ln_2(x))
+            done += T
+            logits = model.lm_head(tr.ln_f(x[:, -1]))  # (B, V)
+            if step == n:  # feed_last: one pass too many, for the last new token
+                break
+            fed = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+            seq = torch.cat([seq, fed], dim=1)
+            steps.append(logits)
+    return seq[:, idx.size(1):] if only_new else seq, torch.stack(steps, dim=1)
+
+
+@torch.no_grad()
+def package_cached(model, idx, n):
+    """The same through gpt2lite's own cache, which the check refuses."""
+    cache = KVCache(model.config, idx.size(0))
+    fed, steps = idx, []
+    for _ in range(n):
+        steps.append(model(fed, cache=cache)[:, -1])
+        fed = steps[-1].argmax(dim=-1, keepdim=True)
+    return generate(model, idx, n, temperature=0, use_cache=False), torch.stack(steps, dim=1)
+
+
+@torch.no_grad()
+def rerun_model(model, idx, n):
+    """No cache: the whole sequence through model(...) at every step."""
+    seq, steps = idx, []
+    for _ in range(n):
+        steps.append(model(seq)[:, -1])
+        seq = torch.cat([seq, steps[-1].argmax(dim=-1, keepdim=True)], dim=1)
+    return seq, torch.stack(steps, dim=1)
+
+
+def test_kv_generate(capsys):
+    check_kv_generate(lambda model, idx, n: kv_generate(model, idx, n))
+    assert capsys.readouterr().out.startswith("✓ kv_generate matches")
+    check_kv_generate(lambda model, idx, n: kv_generate(model, idx, n, feed_last=True))  # one pass too many is fine
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(offset=False), "the position embedding restarts at 0 at every step"),
+    (dict(all_layers=False), "only the last block keeps a cache"),
+    (dict(append="prompt"), "not appended to: it still holds only the prompt's"),
+    (dict(append="never"), "not appended to: the cache stays empty"),
+    (dict(rerun=True), "the prompt is run again at every step"),
+    (dict(causal="every"), "the new token sees only the first cached key"),
+    (dict(causal="no"), "the prompt needs a causal mask"),
+    (dict(only_new=True), "this is only the new tokens"),
+    (dict(grad=True), "no_grad"),
+])
+def test_kv_generate_names_the_mistake(mistake, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_kv_generate(lambda model, idx, n: kv_generate(model, idx, n, **mistake))
+
+
+def test_kv_generate_names_a_new_token_that_sees_only_itself():
+    """A block.attn(x) on the new token alone, without a cache: the new token attends over itself only."""
+    def no_cache(model, idx, n):
+        with torch.no_grad():
+            seq, fed, steps = idx, idx, []
+            for start in [0, *range(idx.size(1), idx.size(1) + n - 1)]:
+                x = model.transformer.wte(fed) + model.transformer.wpe(torch.arange(start, start + fed.size(1)))
+                for block in model.transformer.h:
+                    x = x + block.attn(block.ln_1(x))[0]
+                    x = x + block.mlp(block.ln_2(x))
+                steps.append(model.lm_head(model.transformer.ln_f(x[:, -1])))
+                fed = steps[-1].argmax(dim=-1, keepdim=True)
+                seq = torch.cat([seq, fed], dim=1)
+        return seq, torch.stack(steps, dim=1)
+
+    with pytest.raises(CheckFailed, match="not appended to: the new token attends over itself alone"):
+        check_kv_generate(no_cache)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda model, idx, n: (model.generate(idx, n, temperature=0), None),
+    lambda model, idx, n: (generate(model, idx, n, temperature=0), None),
+    package_cached,
+], ids=["model.generate", "gpt2lite.generate.generate", "model(..., cache=KVCache(...))"])
+def test_kv_generate_refuses_the_package_cache(answer):
+    with pytest.raises(CheckFailed, match="a call to gpt2lite's own KV cache(.|\n)*write the cache yourself"):
+        check_kv_generate(answer)
+
+
+def test_kv_generate_catches_a_stub_a_rerun_model_and_a_lone_tensor():
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check_kv_generate(stub)
+    with pytest.raises(CheckFailed, match="the prompt is run again at every step"):
+        check_kv_generate(rerun_model)
+    with pytest.raises(CheckFailed, match="return two tensors"):
+        check_kv_generate(lambda model, idx, n: kv_generate(model, idx, n)[0])
+
+
+def test_kv_generate_leaves_the_check_models_as_they_were():
+    from gpt2lite.checks.sampling import _kv_models
+
+    with pytest.raises(CheckFailed):
+        check_kv_generate(lambda model, idx, n: (model.generate(idx, n, temperature=0), None))
+    for model in _kv_models():
+        assert "new_cache" not in vars(model)
+        assert all(not m._forward_pre_hooks for m in model.modules())
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 2, temperature=0)  # the package's cache works again

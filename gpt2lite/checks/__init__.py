@@ -61,6 +61,7 @@ _WHERE = {
     "check_top_k_filter": "sampling",
     "check_top_p_filter": "sampling",
     "check_greedy_decode": "sampling",
+    "check_kv_generate": "sampling",
     # chapter 9: pretrained weights
     "check_keys_to_transpose": "pretrained",
     "check_convert_entry": "pretrained",

@@ -1,7 +1,9 @@
-"""Checks for chapter 8's exercises: temperature, the top-k and top-p filters, and a greedy decoding loop."""
+"""Checks for chapter 8's exercises: temperature, the top-k and top-p filters, a greedy decoding loop, and greedy
+generation with a KV cache written by hand."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -222,3 +224,179 @@ def check_greedy_decode(fn: Callable[[GPT, torch.Tensor, int], torch.Tensor]) ->
     finally:
         hook.remove()
     passed("greedy_decode matches model.generate(temperature=0), past the context too")
+
+
+# ------------------------------------------------------------------------------ ex-08-kvcache
+@lru_cache(maxsize=None)
+def _kv_models() -> tuple[GPT, ...]:
+    """Two tiny GPTs with weights 5 times larger than at init (sharp predictions, so that every mistake shows): three
+    layers of two heads, and two layers of four heads without biases."""
+    models = []
+    for config, seed in [(GPTConfig(vocab_size=30, block_size=8, n_layer=3, n_head=2, n_embd=16), 5),
+                         (GPTConfig(vocab_size=40, block_size=12, n_layer=2, n_head=4, n_embd=32, bias=False), 6)]:
+        model = seeded_model(config, seed).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(5)
+        models.append(model)
+    return tuple(models)
+
+
+@torch.no_grad()
+def _package_logits(model: GPT, idx: torch.Tensor, n: int) -> torch.Tensor:
+    """The logits (B, n, V) of n greedy steps through gpt2lite's own KV cache: the prompt once, then one token."""
+    cache = model.new_cache(idx.size(0))
+    fed, steps = idx, []
+    for _ in range(n):
+        logits = model(fed, cache=cache, last_only=True)[:, -1]  # (B, V)
+        fed = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+        steps.append(logits)
+    return torch.stack(steps, dim=1)
+
+
+@torch.no_grad()
+def _cached_greedy(model: GPT, idx: torch.Tensor, n: int, *, offset: str = "cached", cached_layers: str = "all",
+                   store: str = "every step", mask: str = "shifted") -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy generation with a KV cache kept per block by hand: tokens (B, T + n) and logits (B, n, V).
+
+    The default is right; the switches reproduce the classic mistakes. offset: "cached" starts the positions after
+    the tokens fed so far, "none" at 0 in every pass, "cache length" at the length of block 0's cache.
+    cached_layers: "all" blocks keep a cache, or only the "last". store: the cache gets the keys and values of
+    "every step", of the "prompt" only, or "nothing". mask: the causal mask over (T, past + T) is "shifted" by the
+    cached positions, aligned to the "top left" (query i sees keys 0 .. i, as is_causal=True does), or "none".
+    """
+    blocks = model.transformer.h
+    H, C = model.config.n_head, model.config.n_embd
+    keep = range(len(blocks)) if cached_layers == "all" else [len(blocks) - 1]
+    caches: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(blocks)
+    seq, fed, steps, done = idx, idx, [], 0
+    for step in range(n):
+        B, T = fed.shape
+        start = {"cached": done, "none": 0,
+                 "cache length": 0 if caches[0] is None else caches[0][0].size(2)}[offset]
+        x = model.transformer.wte(fed) + model.transformer.wpe(torch.arange(start, start + T))  # (B, T, C)
+        for i, block in enumerate(blocks):
+            q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
+            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
+            if i in keep and caches[i] is not None:
+                k, v = torch.cat([caches[i][0], k], dim=2), torch.cat([caches[i][1], v], dim=2)
+            if i in keep and (store == "every step" or store == "prompt" and step == 0):
+                caches[i] = (k, v)
+            past = k.size(2) - T
+            scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)  # (B, H, T, past + T)
+            allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal={"shifted": past, "top left": 0,
+                                                                               "none": past + T}[mask])
+            y = scores.masked_fill(~allowed, NEG_INF).softmax(dim=-1) @ v  # (B, H, T, hd)
+            x = x + block.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+            x = x + block.mlp(block.ln_2(x))
+        done += T
+        logits = model.lm_head(model.transformer.ln_f(x[:, -1]))  # (B, V)
+        fed = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+        seq = torch.cat([seq, fed], dim=1)
+        steps.append(logits)
+    return seq, torch.stack(steps, dim=1)
+
+
+_NOT_APPENDED = "the cache is not appended to: "
+
+
+def _kv_mistakes(model: GPT, idx: torch.Tensor, n: int) -> dict[str, Callable[[], torch.Tensor]]:
+    """What the classic mistakes of a hand-written KV cache give as logits, each with the hint that explains it."""
+    def logits(**mistake: str) -> Callable[[], torch.Tensor]:
+        return lambda: _cached_greedy(model, idx, n, **mistake)[1]
+
+    return {
+        "the position embedding restarts at 0 at every step: offset it by the number of cached tokens, "
+        "wpe(torch.arange(past, past + T))": logits(offset="none"),
+        "only the last block keeps a cache: every block needs its own keys and values (a list with one "
+        "(k, v) pair per block), the earlier blocks too": logits(cached_layers="last"),
+        _NOT_APPENDED + "it still holds only the prompt's keys and values; at every step, store "
+        "torch.cat([cached, new], dim=2) back in each block's cache": logits(store="prompt"),
+        _NOT_APPENDED + "the new token attends over itself alone; keep each block's keys and values and append "
+        "every step's with torch.cat([cached, new], dim=2)": logits(store="nothing"),
+        _NOT_APPENDED + "the cache stays empty, so the new token sees only itself and its position restarts at "
+        "0; store torch.cat([cached, new], dim=2) back in each block's cache":
+            logits(store="nothing", offset="cache length"),
+        "the new token sees only the first cached key: the causal mask over (T, past + T) keys must be shifted by "
+        "the cached tokens, tril(diagonal=past) (is_causal=True aligns it to the top left; one new query needs no "
+        "mask)": logits(mask="top left"),
+        "the prompt needs a causal mask: in the first pass position i may see only positions 0 .. i (the later "
+        "blocks' keys and values are computed from those states)": logits(mask="none"),
+    }
+
+
+def check_kv_generate(fn: Callable[[GPT, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """`fn(model, idx, n)` continues idx (B, T) by n greedy tokens, T + n <= block_size, with a KV cache written by
+    hand: every block keeps its own keys and values (B, n_head, t, head_dim), appends each step's, and the new
+    query attends over all of them; the positions continue after the cached tokens. Returns the tokens
+    (B, T + n) and the logits of every step (B, n, vocab_size), which must match gpt2lite's cached forward pass.
+    gpt2lite's own cache (model.generate, model.new_cache, model(..., cache=...)) is refused."""
+    cases = [(0, 1, 1, 6), (0, 2, 3, 5), (0, 1, 7, 1), (0, 2, 1, 7), (1, 3, 2, 10), (1, 2, 5, 4)]  # (model, B, T, n)
+    g = torch.Generator().manual_seed(8)
+    for which, B, T, n in cases:
+        model = _kv_models()[which]
+        cfg = model.config
+        idx = torch.randint(0, cfg.vocab_size, (B, T), generator=g)  # (B, T)
+        expected_logits = _package_logits(model, idx, n)  # (B, n, V), before the package's cache is refused
+        expected = model.generate(idx, n, temperature=0)  # (B, T + n)
+        text = (f"{fn.__name__}(model with n_layer={cfg.n_layer}, n_head={cfg.n_head}, block_size={cfg.block_size}, "
+                f"idx of shape {(B, T)}, {n})")
+        got, rows = _run_refusing_package_cache(fn, model, idx, n, text)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)):
+            fail(text, f"(tokens of shape {(B, T + n)}, logits of shape {(B, n, cfg.vocab_size)})", describe(got),
+                 "return two tensors: the prompt followed by the new tokens, and every step's logits stacked on "
+                 "dim 1, torch.stack(steps, dim=1)")
+        tokens, logits = got
+        if max(rows, default=0) > T + n:
+            fail(text, f"at most {T + n} positions through each block's c_attn (the prompt once, then one "
+                       "token per step)", f"{max(rows)} positions",
+                 "the prompt is run again at every step: after the first pass feed only the newest token; its "
+                 "keys and values are the only new ones, the rest are in the cache")
+        expect_close(f"{text}: the logits", logits, expected_logits, atol=1e-4, rtol=1e-4,
+                     mistakes=_kv_mistakes(model, idx, n),
+                     hint="in every block: positions start at the number of cached tokens; append the new keys "
+                          "and values (B, n_head, T, head_dim) to that block's cache, then attend over all of "
+                          "them; logits (B, n, vocab_size), one row per step")
+        expect_equal(f"{text}: the tokens", tokens, expected, mistakes={
+            "this is only the new tokens: return the prompt followed by them, (B, T + n)": lambda: expected[:, T:],
+        }, hint="greedy: append logits.argmax(-1) at every step and return the whole sequence")
+        if logits.requires_grad:
+            fail(text, "no gradients tracked", "logits that require grad",
+                 "decorate the function with @torch.no_grad(): a cache that keeps autograd's graph grows with "
+                 "every step")
+    passed("kv_generate matches gpt2lite's cached forward pass (prompt of 1, a full context, batches, "
+           "2 and 3 layers)")
+
+
+def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: int,
+                                text: str) -> tuple[object, list[int]]:
+    """Call fn(model, idx, n) with gpt2lite's KV cache refused on this model, and count the positions that went
+    through each block's c_attn (a prompt run again at every step shows up there)."""
+    rows = [0] * len(model.transformer.h)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        fail(text, "generation with a KV cache of your own", "a call to gpt2lite's own KV cache",
+             "write the cache yourself: model.generate, model.new_cache and model(..., cache=...) are what this "
+             "exercise rebuilds; use the blocks' ln_1, attn.c_attn, attn.c_proj, ln_2 and mlp")
+
+    def no_package_cache(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        if kwargs.get("cache") is not None or (len(args) > 1 and args[1] is not None):
+            refuse()
+
+    def counter(i: int) -> Callable:
+        def count(module: torch.nn.Module, args: tuple) -> None:
+            if args and isinstance(args[0], torch.Tensor) and args[0].dim() == 3:
+                rows[i] += args[0].size(1)
+        return count
+
+    hooks = [block.attn.register_forward_pre_hook(no_package_cache, with_kwargs=True) for block in model.transformer.h]
+    hooks += [block.attn.c_attn.register_forward_pre_hook(counter(i)) for i, block in enumerate(model.transformer.h)]
+    model.new_cache = refuse  # an instance attribute hides the method: model.generate and model.stream call it
+    try:
+        return call(fn, model, idx.clone(), n, call_text=text,
+                    crash_hint="keep each block's keys and values as (B, n_head, t, head_dim) and append the new "
+                               "ones along dim 2, torch.cat([cached, new], dim=2)"), rows
+    finally:
+        del model.new_cache
+        for hook in hooks:
+            hook.remove()
