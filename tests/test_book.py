@@ -63,6 +63,13 @@ def test_setup_cell_agrees_with_config(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_fits_the_page(path):
+    """No code line over 88 characters: a wider one makes the reader scroll sideways inside the cell."""
+    wide = [line for c in code_cells(path) for line in source(c).splitlines() if len(line) > 88]
+    assert not wide, f"{path.stem}: {len(wide)} code lines over 88 characters, e.g. {wide[0]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_chapter_leans_on_the_test_machines(path):
     """What passes here must pass in Colab: no chapter reads a variable or a folder that only test machines have
     (tests/test_colab.py runs every chapter without them)."""
