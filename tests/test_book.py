@@ -111,6 +111,11 @@ def test_book_builds_strictly(tmp_path):
         colab = f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/main/book/{path.name}"
         assert colab in page, f"{path.stem}: no Colab button pointing at its notebook"
         assert 'class="solution dropdown' in page
+        number = int(path.stem.split("_")[0])  # exercises are numbered within their chapter: Exercise 4.2
+        found = course.exercises(json.loads(path.read_text()), path.name)
+        shown = sorted(set(re.findall(rf"Exercise {number}\.(\d+)", page)), key=int)
+        assert shown == [str(i) for i in range(1, len(found) + 1)], f"{path.stem}: exercises numbered {shown}"
+        assert f'<span class="section-number">{number}. </span>' in page, f"{path.stem}: not chapter {number}"
         assert "### BEGIN SOLUTION" not in page and "### END SOLUTION" not in page, "nbgrader markers must not show"
         # offline: every script and stylesheet is the book's own (MathJax comes from node_modules, see package.json)
         outside = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"[^>]*>', page)
