@@ -198,20 +198,23 @@ def tiktoken_encoding(name: str = "gpt2"):
     """
     try:
         import tiktoken
-        from tiktoken_ext.openai_public import ENDOFTEXT, r50k_pat_str
+        from tiktoken_ext import openai_public
     except ImportError as e:
         raise ImportError("this needs tiktoken: pip install tiktoken") from e
     if name != "gpt2":
         return tiktoken.get_encoding(name)
+    # tiktoken's spelling of the split pattern; versions before it was a named constant used GPT-2's own
+    pattern = getattr(openai_public, "r50k_pat_str", GPT2_SPLIT_PATTERN)
+    eot = "<|endoftext|>"
     from .data import gpt2_vocab_files  # here, so that the tokenizer alone does not import torch
 
     encoder_json, _ = gpt2_vocab_files()  # the ranks are encoder.json's ids; vocab.bpe lists the same merges
     encoder: dict[str, int] = json.loads(encoder_json.read_text(encoding="utf-8"))
     char_to_byte = {ch: b for b, ch in bytes_to_unicode().items()}
-    ranks = {bytes(char_to_byte[ch] for ch in token): i for token, i in encoder.items() if token != ENDOFTEXT}
+    ranks = {bytes(char_to_byte[ch] for ch in token): i for token, i in encoder.items() if token != eot}
     return tiktoken.Encoding(
-        name="gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks,
-        special_tokens={ENDOFTEXT: encoder[ENDOFTEXT]}, explicit_n_vocab=len(encoder),
+        name="gpt2", pat_str=pattern, mergeable_ranks=ranks, special_tokens={eot: encoder[eot]},
+        explicit_n_vocab=len(encoder),
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+import yaml
 from local_web import LocalWeb, internet_files
 from nbclient import NotebookClient
 
@@ -29,7 +30,8 @@ from gpt2lite.data import MIRROR_ENV
 from gpt2lite.pretrained import save_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-TOC_FILES = [line.split("file:")[1].strip() for line in (ROOT / "_toc.yml").read_text().splitlines() if "file:" in line]
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+TOC_FILES = [c["file"] for part in TOC["parts"] for c in part["chapters"]]
 NOTEBOOKS = [ROOT / f"{f}.ipynb" for f in TOC_FILES if (ROOT / f"{f}.ipynb").exists()]
 REPO_URL = "https://github.com/gpt2lite/gpt2lite"
 REPORT = ROOT / "_build" / "colab"  # one JSON per chapter: its time and what it downloaded

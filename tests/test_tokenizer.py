@@ -114,6 +114,17 @@ def test_tiktoken_encoding_is_what_tiktoken_builds(enc):
     assert tiktoken_encoding("r50k_base")._mergeable_ranks == enc._mergeable_ranks  # other names: tiktoken's
 
 
+def test_tiktoken_encoding_with_an_older_tiktoken(enc, monkeypatch):
+    """tiktoken before r50k_pat_str existed: GPT-2's own pattern, which splits text the same way."""
+    from tiktoken_ext import openai_public
+
+    monkeypatch.delattr(openai_public, "r50k_pat_str")
+    older = tiktoken_encoding("gpt2")
+    assert older._pat_str == GPT2_SPLIT_PATTERN != enc._pat_str
+    for text in TEXTS:
+        assert older.encode_ordinary(text) == enc.encode_ordinary(text), text
+
+
 def test_from_tiktoken_without_tiktoken(monkeypatch):
     monkeypatch.setitem(sys.modules, "tiktoken", None)  # makes "import tiktoken" fail
     with pytest.raises(ImportError, match="pip install tiktoken"):
