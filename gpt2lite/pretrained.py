@@ -196,7 +196,8 @@ def hf_to_ours(state: dict[str, torch.Tensor], model: GPT) -> dict[str, torch.Te
 def load_pretrained(name_or_dir: str | Path, **overrides) -> GPT:
     """A GPT with the weights of a Hugging Face GPT-2 checkpoint, in eval mode.
 
-    ``overrides`` replace config fields (e.g. ``dropout=0.0`` to fine-tune without dropout, ``attn_impl="explicit"``).
+    ``overrides`` replace config fields (e.g. ``dropout=0.0`` to fine-tune without dropout,
+    ``attn_impl="explicit"``).
     """
     directory = resolve_checkpoint(name_or_dir)
     try:

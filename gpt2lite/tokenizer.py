@@ -24,9 +24,14 @@ import numbers
 import os
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import regex
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # GPT-2's pre-tokenizer: English contractions, letters, digits, other symbols (each optionally led by one space),
 # then whitespace. "\s+(?!\S)" leaves the last space of a run to start the next word: "a   b" -> "a", "  ", " b".
@@ -189,7 +194,8 @@ def _problem_with_saved(data: dict) -> str | None:
     return None
 
 
-def tiktoken_encoding(name: str = "gpt2"):
+@lru_cache(maxsize=None)  # built once per name, as tiktoken.get_encoding does
+def tiktoken_encoding(name: str = "gpt2") -> tiktoken.Encoding:
     """tiktoken's Encoding called name; for "gpt2", built from the files gpt2lite.data.gpt2_vocab_files fetches.
 
     For "gpt2" this is the object tiktoken.get_encoding("gpt2") builds (the same ranks, split pattern and

@@ -109,6 +109,7 @@ def test_tiktoken_encoding_is_what_tiktoken_builds(enc):
     assert ours._mergeable_ranks == enc._mergeable_ranks
     assert ours._pat_str == enc._pat_str and ours._special_tokens == enc._special_tokens
     assert ours.n_vocab == enc.n_vocab == 50257
+    assert tiktoken_encoding("gpt2") is ours  # built once, like tiktoken.get_encoding
     text = "Hello world!<|endoftext|> 12345  émoji 🙂"
     assert ours.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
     assert tiktoken_encoding("r50k_base")._mergeable_ranks == enc._mergeable_ranks  # other names: tiktoken's
@@ -119,7 +120,11 @@ def test_tiktoken_encoding_with_an_older_tiktoken(enc, monkeypatch):
     from tiktoken_ext import openai_public
 
     monkeypatch.delattr(openai_public, "r50k_pat_str")
-    older = tiktoken_encoding("gpt2")
+    tiktoken_encoding.cache_clear()
+    try:
+        older = tiktoken_encoding("gpt2")
+    finally:
+        tiktoken_encoding.cache_clear()  # the tests after this one get tiktoken's current pattern again
     assert older._pat_str == GPT2_SPLIT_PATTERN != enc._pat_str
     for text in TEXTS:
         assert older.encode_ordinary(text) == enc.encode_ordinary(text), text
