@@ -78,6 +78,58 @@ def test_no_chapter_leans_on_the_test_machines(path):
         assert name not in code, f"{path.stem} mentions {name!r}"
 
 
+def figure_cells(path: Path) -> list[dict]:
+    """Code cells that show a picture: a drawing (SVG) or a data plot (PNG)."""
+    return [c for c in code_cells(path)
+            if any(k.startswith("image/") for o in c["outputs"] for k in o.get("data", {}))]
+
+
+def drawing_cells(path: Path) -> list[dict]:
+    """Cells that show a drawing of gpt2lite.draw (SVG), as opposed to a data plot."""
+    return [c for c in figure_cells(path)
+            if "draw." in source(c) and any("image/svg+xml" in o.get("data", {}) for o in c["outputs"])]
+
+
+def visible_input(cell: dict) -> bool:
+    tags = cell["metadata"].get("tags", [])
+    return not {"hide-input", "remove-input", "remove-cell", "hide-cell"} & set(tags)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text_and_a_caption(path):
+    """myst-nb puts a cell's `mystnb.image.alt` on the image and `mystnb.figure.caption` under it."""
+    names = []
+    for cell in figure_cells(path):
+        meta = cell["metadata"].get("mystnb", {})
+        alt, caption = meta.get("image", {}).get("alt", ""), meta.get("figure", {}).get("caption", "")
+        first = source(cell).splitlines()[0]
+        assert len(alt.split()) >= 5, f"{path.stem}: the figure of cell {first!r} needs alt text that says what it shows"
+        assert len(caption.split()) >= 3, f"{path.stem}: the figure of cell {first!r} needs a caption"
+        names.append(meta.get("figure", {}).get("name"))
+    assert all(names) and len(set(names)) == len(names), f"{path.stem}: figures need distinct names: {names}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_opens_with_its_picture_and_draws_its_ideas(path):
+    """At least three drawings from gpt2lite.draw; the first comes before any code the reader sees, its own code
+    hidden; no chapter hand-codes a diagram."""
+    drawings = drawing_cells(path)
+    assert len(drawings) >= 3, f"{path.stem}: {len(drawings)} drawings"
+    code = code_cells(path)
+    opening = code.index(drawings[0])
+    assert "remove-input" in drawings[0]["metadata"].get("tags", []), f"{path.stem}: the opening picture shows code"
+    shown_before = [source(c).splitlines()[0] for c in code[:opening] if visible_input(c)]
+    assert not shown_before, f"{path.stem}: code comes before the opening picture: {shown_before}"
+    everything = "\n".join(source(c) for c in code)
+    for hand_drawn in ("Drawing(", "matplotlib.patches", "FancyArrow", "FancyBboxPatch"):
+        assert hand_drawn not in everything, f"{path.stem} draws by hand ({hand_drawn}): add a function to gpt2lite.draw"
+
+
+def test_the_book_has_forty_drawings():
+    per_chapter = {p.stem: len(drawing_cells(p)) for p in CHAPTERS}
+    assert sum(per_chapter.values()) >= 40, per_chapter
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_are_checkable(path):
     """2 to 5 exercises; each has one solution cell in a dropdown, with the answer between nbgrader's markers and a
@@ -117,6 +169,10 @@ def test_book_builds_strictly(tmp_path):
         assert shown == [str(i) for i in range(1, len(found) + 1)], f"{path.stem}: exercises numbered {shown}"
         assert f'<span class="section-number">{number}. </span>' in page, f"{path.stem}: not chapter {number}"
         assert "### BEGIN SOLUTION" not in page and "### END SOLUTION" not in page, "nbgrader markers must not show"
+        # figures: each picture a numbered figure with its caption, each image with its alt text
+        images = [i for i in re.findall(r"<img [^>]*>", page) if "_images/" in i]  # the chapter's own pictures
+        assert images and all(re.search(r'alt="[^"]{20,}"', i) for i in images), f"{path.stem}: an image lacks alt text"
+        assert page.count("<figcaption") == len(figure_cells(path)), f"{path.stem}: a figure lacks its caption"
         # offline: every script and stylesheet is the book's own (MathJax comes from node_modules, see package.json)
         outside = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"[^>]*>', page)
         assert not outside, f"{path.stem}: the page loads {outside}"

@@ -39,12 +39,15 @@ CHROMIUM_FLAGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 400, "height": 860}
+CHAPTER_PAGES = sorted(f"book/{p.stem}.html" for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = {  # page: (file name, what to scroll to the top of the picture)
     "book/intro.html": ("intro", None),
     "book/04_self_attention.html": ("attention-math", "div.math"),
     "book/08_sampling.html": ("sampling-figure", "div.cell_output img"),
+    # every chapter at its opening picture, drawn by gpt2lite.draw
+    **{page + "#fig": (Path(page).stem, "figure") for page in CHAPTER_PAGES},
 }
-PHONE_PAGES = ["book/04_self_attention.html", "book/08_sampling.html"]
+PHONE_PAGES = ["book/intro.html", *CHAPTER_PAGES]  # every chapter, at 400 px
 COLAB = "https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
 
 
@@ -68,8 +71,9 @@ def _build_pages() -> list[str]:
     )
 
 
-COUNTS = ("pages", "links", "anchors", "images", "math", "solutions", "colab_buttons")
-REPORT = {"desktop": dict.fromkeys(COUNTS, 0), "phone": dict.fromkeys(COUNTS, 0), "screenshots": []}
+COUNTS = ("pages", "links", "anchors", "images", "figures", "drawings", "math", "solutions", "colab_buttons")
+REPORT = {"desktop": dict.fromkeys(COUNTS, 0), "phone": dict.fromkeys(COUNTS, 0), "screenshots": [],
+          "figures_per_page": {}}
 TARGETS = set()  # every internal link target (with its #anchor) seen on a checked page
 
 
@@ -109,9 +113,9 @@ def browser(site):
 class Visit:
     """One page in a fresh browser context, with every console message, failed request and outside request recorded."""
 
-    def __init__(self, browser, base: str, path: str, viewport: dict):
+    def __init__(self, browser, base: str, path: str, viewport: dict, color_scheme: str = "light"):
         self.base, self.path = base, path
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
         self.context.set_default_timeout(10_000)
         self.outside, self.failed, self.console = [], [], []
         self.context.route("**/*", self._route)
@@ -186,6 +190,23 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
     assert all(area > 0 for area in figures), f"{where}: a figure has zero size"
     tally["images"] += len(images)
 
+    # figures: every picture in the text has alternative text and sits in a numbered figure with its caption;
+    # the drawings (gpt2lite.draw's SVG) are counted per page, at least three in every chapter
+    shown = page.evaluate("""[...document.querySelectorAll('article img')].map(i => ({src: i.currentSrc || i.src,
+        alt: i.getAttribute('alt') || '', figure: !!i.closest('figure'),
+        caption: (i.closest('figure')?.querySelector('figcaption')?.innerText || '').trim(),
+        wide: i.getBoundingClientRect().right - document.documentElement.clientWidth}))""")
+    for image in shown:
+        assert len(image["alt"].split()) >= 5, f"{where}: an image without alternative text: {image['src']}"
+        assert image["figure"] and image["caption"], f"{where}: an image without a caption: {image['src']}"
+        assert image["wide"] <= 1, f"{where}: a figure runs off the screen by {image['wide']:.0f} px: {image['src']}"
+    drawings = [i for i in shown if i["src"].endswith(".svg")]
+    if where in CHAPTER_PAGES:
+        assert len(drawings) >= 3, f"{where}: {len(drawings)} drawings"
+    REPORT["figures_per_page"][where] = {"figures": len(shown), "drawings": len(drawings)}
+    tally["figures"] += len(shown)
+    tally["drawings"] += len(drawings)
+
     # internal links: every target exists, and so does every #anchor in it
     hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
     internal = [h for h in hrefs if h.startswith(site)]
@@ -250,14 +271,15 @@ def test_page_in_desktop_browser(browser, site, link_status, path):
         if path == "index.html":  # Jupyter Book's root page redirects to the first chapter
             visit.page.wait_for_url(site + "book/intro.html")
             assert visit.page.title().endswith(CONFIG["title"])
-        if path in SCREENSHOTS:
-            name, target = SCREENSHOTS[path]
-            if target:
-                visit.page.locator(target).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-                visit.page.evaluate("window.scrollBy(0, -90)")  # below the sticky header
-            shot = ARTIFACTS / f"desktop-{name}.png"
-            visit.page.screenshot(path=shot)
-            REPORT["screenshots"].append(shot.name)
+        for key in (path, path + "#fig"):
+            if key in SCREENSHOTS:
+                name, target = SCREENSHOTS[key]
+                if target:
+                    visit.page.locator(target).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                    visit.page.evaluate("window.scrollBy(0, -90)")  # below the sticky header
+                shot = ARTIFACTS / f"desktop-{name}.png"
+                visit.page.screenshot(path=shot)
+                REPORT["screenshots"].append(shot.name)
         check_page(visit, link_status, site, REPORT["desktop"])
         if path == "search.html":  # the search box works offline too
             visit.page.goto(site + "search.html?q=attention")
@@ -294,6 +316,12 @@ def test_page_at_phone_width(browser, site, link_status, path):
         shot = ARTIFACTS / f"phone-{Path(path).stem}.png"
         page.screenshot(path=shot)
         REPORT["screenshots"].append(shot.name)
+        if page.locator("article figure").count():  # the opening picture, as a phone shows it
+            page.locator("article figure").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+            shot = ARTIFACTS / f"phone-{Path(path).stem}-figure.png"
+            page.screenshot(path=shot)
+            REPORT["screenshots"].append(shot.name)
+            page.evaluate("window.scrollTo(0, 0)")
         # the two buttons at the top open the table of contents and the page's outline, as dialogs
         for side, shows in (("primary", "Self-attention"), ("secondary", "Contents")):
             dialog = page.locator(f"#pst-{side}-sidebar-modal")
@@ -306,5 +334,28 @@ def test_page_at_phone_width(browser, site, link_status, path):
             page.keyboard.press("Escape")
             dialog.wait_for(state="hidden")
         REPORT["phone"]["pages"] += 1
+    finally:
+        visit.close()
+
+
+@pytest.mark.slow
+def test_drawings_in_dark_mode(browser, site, link_status):
+    """In the dark theme the drawings sit on a light panel: their text stays dark on light."""
+    from PIL import Image, ImageStat
+
+    path = "book/04_self_attention.html"
+    visit = Visit(browser, site, path, DESKTOP, color_scheme="dark")
+    try:
+        page = visit.page
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        figure = page.locator("article figure img[src$='.svg']").first
+        figure.scroll_into_view_if_needed()
+        shot = ARTIFACTS / "desktop-dark-04_self_attention.png"
+        figure.screenshot(path=shot)
+        REPORT["screenshots"].append(shot.name)
+        grey = Image.open(shot).convert("L")
+        assert ImageStat.Stat(grey).mean[0] > 180, "the drawing is not on a light panel in dark mode"
+        assert min(grey.getdata()) < 80, "the drawing's text is not dark"
+        check_page(visit, link_status, site, {k: 0 for k in COUNTS})
     finally:
         visit.close()
