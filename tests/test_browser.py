@@ -328,7 +328,7 @@ def test_page_at_phone_width(browser, site, link_status, path):
             assert not dialog.is_visible()
             page.locator(f"button.{side}-toggle:visible").click()
             dialog.wait_for(state="visible")
-            assert shows in dialog.inner_text() and dialog.locator("a[href]").count() >= 5, f"{path}: {side} sidebar"
+            assert shows in dialog.inner_text() and dialog.locator("a[href]").count() >= (5 if side == "primary" else 3), f"{path}: {side} sidebar"
             if side == "primary":
                 page.screenshot(path=ARTIFACTS / f"phone-{Path(path).stem}-contents.png")
             page.keyboard.press("Escape")
@@ -355,7 +355,7 @@ def test_drawings_in_dark_mode(browser, site, link_status):
         REPORT["screenshots"].append(shot.name)
         grey = Image.open(shot).convert("L")
         assert ImageStat.Stat(grey).mean[0] > 180, "the drawing is not on a light panel in dark mode"
-        assert min(grey.getdata()) < 80, "the drawing's text is not dark"
+        assert grey.getextrema()[0] < 80, "the drawing's text is not dark"
         check_page(visit, link_status, site, {k: 0 for k in COUNTS})
     finally:
         visit.close()
