@@ -57,7 +57,8 @@ def test_chapter_is_executed_in_order_without_errors(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_setup_cell_agrees_with_config(path):
     setup = code_cells(path)[0]
-    assert "hide-input" in setup["metadata"].get("tags", [])
+    # the page shows no setup code before the chapter's picture: the Colab button and "Running the book" explain it
+    assert "remove-input" in setup["metadata"].get("tags", [])
     assert f'REPO_URL = "{REPO_URL}"' in source(setup)
     assert setup["outputs"] == [], "the setup cell must be silent outside Colab"
 

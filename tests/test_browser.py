@@ -195,7 +195,8 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
     shown = page.evaluate("""[...document.querySelectorAll('article img')].map(i => ({src: i.currentSrc || i.src,
         alt: i.getAttribute('alt') || '', figure: !!i.closest('figure'),
         caption: (i.closest('figure')?.querySelector('figcaption')?.innerText || '').trim(),
-        wide: i.getBoundingClientRect().right - document.documentElement.clientWidth}))""")
+        wide: i.getBoundingClientRect().right - document.documentElement.clientWidth,
+        scale: i.getBoundingClientRect().width / i.naturalWidth}))""")
     for image in shown:
         assert len(image["alt"].split()) >= 5, f"{where}: an image without alternative text: {image['src']}"
         assert image["figure"] and image["caption"], f"{where}: an image without a caption: {image['src']}"
@@ -203,7 +204,11 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
     drawings = [i for i in shown if i["src"].endswith(".svg")]
     if where in CHAPTER_PAGES:
         assert len(drawings) >= 3, f"{where}: {len(drawings)} drawings"
-    REPORT["figures_per_page"][where] = {"figures": len(shown), "drawings": len(drawings)}
+    width = page.viewport_size["width"]
+    REPORT["figures_per_page"][f"{where} at {width} px"] = {  # scale: shown size / the drawing's own size
+        "figures": len(shown), "drawings": len(drawings),
+        "smallest_scale": round(min((i["scale"] for i in drawings), default=1.0), 2),
+    }
     tally["figures"] += len(shown)
     tally["drawings"] += len(drawings)
 

@@ -23,7 +23,7 @@ import pytest
 import torch
 import yaml
 from local_web import LocalWeb, internet_files
-from nbclient import NotebookClient
+from nbclient_polling import PollingClient
 
 from gpt2lite import GPT, GPTConfig, course
 from gpt2lite.data import MIRROR_ENV
@@ -92,7 +92,7 @@ def test_chapter_runs_as_in_colab(chapter, web, tmp_path, monkeypatch):
     ))
     before = len(web.requests)
     start = time.perf_counter()
-    NotebookClient(
+    PollingClient(
         nb, kernel_name=colab_kernel(tmp_path), timeout=900, skip_cells_with_tag="run-everything-in-colab",
         resources={"metadata": {"path": str(content)}},
     ).execute()

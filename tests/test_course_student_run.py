@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from nbclient_polling import PollingClient
 
 from gpt2lite import course
 
@@ -19,7 +19,7 @@ CHAPTERS = course.chapters(BOOK)
 def test_student_notebook_runs_with_every_check_failing(chapter, tmp_path):
     student = course.student_version(json.loads(chapter.read_text()), chapter.name)
     nb = nbformat.reads(json.dumps(student), as_version=4)  # sources as strings, as nbclient wants them
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+    PollingClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     failed_checks = 0
     for i, cell in enumerate(nb.cells):

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from ..config import PRESETS, GPTConfig
-from .canvas import Drawing
+from .canvas import Drawing, rounded as _r
 from .style import MUTED, SIZE, SMALL, colour
 
 __all__ = ["decoder_block", "block_arrangements", "residual_stream", "mlp", "model_sizes", "parameter_groups",
@@ -66,8 +66,6 @@ def _short(n: int) -> str:
     return f"{n:,}"
 
 
-def _r(v: float) -> float:
-    return round(float(v), 2)
 
 
 # -- the block, as a list of things to draw ---------------------------------------------------------------------

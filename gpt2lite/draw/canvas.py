@@ -56,6 +56,11 @@ class Box:
         return (self.cx, self.cy)
 
 
+def rounded(v: float) -> float:
+    """A coordinate or a shade rounded to 2 decimals, so that the SVG is the same bytes on every machine."""
+    return round(float(v), 2)
+
+
 def piece_label(piece: str) -> str:
     """A token's text as a drawing shows it: a space as '␣', a newline as '↵', a tab as '⇥'."""
     return piece.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .canvas import Box, Drawing
+from .canvas import Box, Drawing, rounded as _r
 from .style import INK, SIZE
 
 __all__ = ["checkpoint_names", "safetensors_layout", "loading_pipeline"]
@@ -27,9 +27,6 @@ _BLOCK = re.compile(r"(?:^|\.)h\.(\d+)\.")
 
 
 # ---------------------------------------------------------------------------- helpers
-def _r(v: float) -> float:
-    """A coordinate rounded, so the SVG is the same bytes on every machine."""
-    return round(float(v), 2)
 
 
 def _n(x: int) -> str:

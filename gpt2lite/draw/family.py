@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .canvas import Box, Drawing
+from .canvas import Box, Drawing, rounded as _r
 from .style import SIZE
 
 __all__ = ["FAMILY", "Model", "architectures", "objectives", "family_tree"]
@@ -21,9 +21,6 @@ MARGIN = 8.0
 WIDTH = 550.0
 
 
-def _r(v: float) -> float:
-    """A coordinate rounded, so the SVG is the same bytes on every machine."""
-    return round(float(v), 2)
 
 
 def _short(s: str, limit: int) -> str:

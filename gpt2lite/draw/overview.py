@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .canvas import Box, Drawing, piece_label
+from .canvas import Box, Drawing, piece_label, rounded as _r
 from .style import FONT, MONO, SIZE
 
 __all__: list[str] = ["book_map", "next_word_keyboard", "bigram_lookup"]
@@ -14,9 +14,6 @@ NOTE = SIZE - 1  # notes and shapes, 10 pt: legible on a phone up to 500 pt wide
 
 
 # -- shared helpers ----------------------------------------------------------------------------------------------
-def _r(v: float) -> float:
-    """A position rounded to 2 decimals, so the SVG is the same bytes on every machine."""
-    return round(float(v), 2)
 
 
 @lru_cache(maxsize=4)

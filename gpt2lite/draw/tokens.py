@@ -15,7 +15,7 @@ from functools import lru_cache
 import regex
 
 from ..tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, bytes_to_unicode
-from .canvas import PAD, Drawing, piece_label
+from .canvas import PAD, Drawing, piece_label, rounded as _r
 from .style import FONT, MONO, SIZE, SMALL, colour
 
 __all__ = ["tokenization_pipeline", "bpe_merges", "pretokenizer_chunks", "byte_to_unicode"]
@@ -91,9 +91,6 @@ def _note_size(width: float) -> float:
     return min(SIZE, max(SMALL, math.ceil(width / 50 * 10) / 10))
 
 
-def _r(x: float) -> float:
-    """A coordinate rounded, so the SVG is the same bytes on every machine."""
-    return round(x, 2)
 
 
 def _check_text(text: object, name: str = "text") -> str:
@@ -214,7 +211,7 @@ def bpe_merges(tokenizer: BPETokenizer, word: str, *, max_bytes: int = 20) -> Dr
             n = len(vocab[i])
             cw = max(cw, (probe.measure(_piece(vocab[i]), size, mono=True)[0] + 2 * 4 + gap) / n)
     for i in final:
-        cw = max(cw, (probe.measure(str(i), size, mono=True)[0] + 2 * 4 + gap) / len(vocab[i]))
+        cw = max(cw, (probe.measure(str(i), size, mono=True)[0] + 4) / len(vocab[i]))  # ids are text, not boxes
     cw = math.ceil(cw)
     row_h, box_h = 24.0, 19.0
 

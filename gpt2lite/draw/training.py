@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .canvas import Box, Drawing, piece_label
+from .canvas import Box, Drawing, piece_label, rounded as _r
 from .style import INK, MUTED, SIZE
 
 __all__ = ["training_step", "shifted_windows", "batch_windows"]
@@ -45,9 +45,6 @@ def _num(x: float) -> str:
     return str(float(x)) if isinstance(x, float) else str(x)
 
 
-def _r(v: float) -> float:
-    """A coordinate rounded to 2 decimals, so the SVG is the same on every machine."""
-    return round(float(v), 2)
 
 
 @dataclass
