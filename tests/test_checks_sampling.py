@@ -184,8 +184,10 @@ def test_greedy_decode_names_the_mistake(mistake, hint):
 def test_greedy_decode_catches_a_stub_and_generate():
     with pytest.raises(CheckFailed, match="not written yet"):
         check_greedy_decode(stub)
-    with pytest.raises(CheckFailed, match="no generate"):
+    with pytest.raises(CheckFailed, match=r"called model\.generate\(\.\.\.\)(.|\n)*write the loop yourself"):
         check_greedy_decode(lambda model, idx, n: model.generate(idx, n, temperature=0))
+    with pytest.raises(CheckFailed, match=r"called model\.generate\(\.\.\.\)"):  # the cache-free path too
+        check_greedy_decode(lambda model, idx, n: model.generate(idx, n, temperature=0, use_cache=False))
 
 
 # ------------------------------------------------------------------------------ ex-08-kvcache
@@ -291,14 +293,25 @@ def test_kv_generate_names_a_new_token_that_sees_only_itself():
         check_kv_generate(no_cache)
 
 
-@pytest.mark.parametrize("answer", [
-    lambda model, idx, n: (model.generate(idx, n, temperature=0), None),
-    lambda model, idx, n: (generate(model, idx, n, temperature=0), None),
-    package_cached,
-], ids=["model.generate", "gpt2lite.generate.generate", "model(..., cache=KVCache(...))"])
-def test_kv_generate_refuses_the_package_cache(answer):
-    with pytest.raises(CheckFailed, match="a call to gpt2lite's own KV cache(.|\n)*write the cache yourself"):
+@pytest.mark.parametrize("answer, call", [
+    (lambda model, idx, n: (model.generate(idx, n, temperature=0), None), r"called model\.generate"),
+    (lambda model, idx, n: (generate(model, idx, n, temperature=0), None), r"called model\.generate"),
+    (lambda model, idx, n: (model.new_cache(idx.size(0)), None), r"called model\.new_cache"),
+    (package_cached, r"called gpt2lite\.attention\.KVCache"),
+], ids=["model.generate", "gpt2lite.generate.generate", "model.new_cache", "model(..., cache=KVCache(...))"])
+def test_kv_generate_refuses_the_package_cache(answer, call):
+    with pytest.raises(CheckFailed, match=call + r"(.|\n)*write the cache yourself"):
         check_kv_generate(answer)
+
+
+def test_kv_generate_refuses_a_cache_of_its_own_kind_passed_to_the_model():
+    """A cache object made without KVCache or new_cache, passed to the attention: the hook refuses it."""
+    def own_object(model, idx, n):
+        x = model.transformer.wte(idx) + model.transformer.wpe(torch.arange(idx.size(1)))
+        model.transformer.h[0].attn(x, object(), 0)
+
+    with pytest.raises(CheckFailed, match="a call to gpt2lite's own KV cache(.|\n)*write the cache yourself"):
+        check_kv_generate(own_object)
 
 
 def test_kv_generate_catches_a_stub_a_rerun_model_and_a_lone_tensor():

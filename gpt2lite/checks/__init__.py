@@ -3,7 +3,9 @@
 Each check calls your function on several inputs, edge cases included, and compares with gpt2lite's own code or a
 direct computation. On success it prints one line starting with "✓"; otherwise it raises `CheckFailed` (an
 AssertionError) saying which input failed, what was expected, what came back and, for the common mistakes, what
-the mistake probably is. Checks run offline, in well under a second on a CPU.
+the mistake probably is. An answer that calls the thing it is asked to write, ready-made (gpt2lite's own function,
+torch's built-in such as F.layer_norm, or the check's reference), fails too, with a message naming that call.
+Checks run offline, in well under a second on a CPU.
 
     from gpt2lite.checks import check_causal_attention
     check_causal_attention(causal_attention)

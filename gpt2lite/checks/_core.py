@@ -8,17 +8,25 @@ known mistake, which mistake it is. A passed check prints one line starting with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
+import inspect
 import math
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from gpt2lite.config import PRESETS, GPTConfig
-from gpt2lite.model import GPT
+from gpt2lite.model import GPT, Block
 
-__all__ = ["CheckFailed", "call", "describe", "diagnose", "fail", "passed", "expect_close", "expect_count",
+__all__ = ["CheckFailed", "Forbidden", "call", "describe", "diagnose", "fail", "forbid", "forbid_helpers",
+           "forbid_modules", "forbidding", "loss_functions", "model_building", "passed", "expect_close", "expect_count",
            "expect_equal", "expect_raises", "meta_model", "seeded_model", "show_config"]
 
 
@@ -53,16 +61,190 @@ def passed(message: str) -> None:
     print(f"✓ {message}")
 
 
-def call(fn: Callable, *args: Any, call_text: str | None = None, crash_hint: str | None = None, **kwargs: Any) -> Any:
+# ------------------------------------------------------------------------------------------- forbidden calls
+Shown = tuple[str, str]  # (the call as a message names it, what to use instead)
+
+
+@dataclasses.dataclass(frozen=True)
+class Forbidden:
+    """Calls that a reader's answer may not make (the thing the exercise asks for, ready-made), each with the name
+    a message gives it and what to use instead. Combine sets with `+`; build them with `forbid`,
+    `forbid_modules` and `forbid_helpers`.
+
+    Python functions are known by their code object, so an alias, a bound method or `from ... import` is the same
+    function; C functions (torch.layer_norm) by identity; methods of C types (Tensor.index_select) by name and
+    type, since each `t.index_select` is a new bound object; whole modules by their source file; and module
+    instances (a block's ln_1) by identity, only to name them as the reader sees them.
+    """
+
+    codes: Mapping[int, Shown] = dataclasses.field(default_factory=dict)  # id(code object) ->
+    builtins: Mapping[int, Shown] = dataclasses.field(default_factory=dict)  # id(C function) ->
+    methods: Mapping[str, tuple[type, Shown]] = dataclasses.field(default_factory=dict)  # method name ->
+    files: Mapping[str, Shown] = dataclasses.field(default_factory=dict)  # a module's source file -> (its name, ...)
+    instances: Mapping[int, str] = dataclasses.field(default_factory=dict)  # id(nn.Module) -> "block.ln_1"
+    keep: tuple[object, ...] = ()  # the objects behind the ids, alive so that no other object reuses an id
+
+    def __add__(self, other: Forbidden) -> Forbidden:
+        return Forbidden(*({**a, **b} for a, b in zip(self._maps(), other._maps())), keep=self.keep + other.keep)
+
+    def _maps(self) -> tuple[Mapping, ...]:
+        return self.codes, self.builtins, self.methods, self.files, self.instances
+
+    def match(self, frame: types.FrameType, event: str, arg: Any) -> Shown | None:
+        """The forbidden call that this profiler event starts, if it is one (see `sys.setprofile`)."""
+        if event == "call":
+            code = frame.f_code
+            found = self.codes.get(id(code))
+            if found is None and self.files and code.co_filename in self.files:  # named by the function itself
+                module, instead = self.files[code.co_filename]
+                found = (f"{module}.{getattr(code, 'co_qualname', code.co_name)}", instead)  # co_qualname: 3.11+
+            if found is not None and self.instances:
+                name = self.instances.get(id(frame.f_locals.get("self")))
+                found = (name, found[1]) if name else found
+            return found
+        if event == "c_call":
+            found = self.builtins.get(id(arg))
+            if found is None and self.methods:
+                kind, shown = self.methods.get(getattr(arg, "__name__", None), (None, None))
+                found = shown if kind is not None and isinstance(getattr(arg, "__self__", None), kind) else None
+            return found
+        return None
+
+
+def _python_functions(target: Any) -> list[types.FunctionType]:
+    """The Python functions behind a function (unwrapped), a method, a static or class method, a property or a class
+    (every function defined in its own body: __init__, forward, ...)."""
+    if isinstance(target, (staticmethod, classmethod, types.MethodType)):
+        target = target.__func__
+    if isinstance(target, property):
+        return [f for f in (target.fget, target.fset, target.fdel) if isinstance(f, types.FunctionType)]
+    if isinstance(target, types.FunctionType):
+        return [inspect.unwrap(target)]  # a decorator's wrapper (torch.no_grad's) is shared: forbid what it wraps
+    if isinstance(target, type):
+        return [f for value in vars(target).values() if not isinstance(value, type) for f in _python_functions(value)]
+    return []
+
+
+def _method_shown(target: Any, shown: str, function: types.FunctionType) -> str:
+    """How a message names a call of `function`, part of `target` shown as `shown`: a class's methods other than
+    building or calling it (__init__, forward) by their own name, as in GPT.from_pretrained."""
+    if not isinstance(target, type) or function.__name__ in ("__init__", "__new__", "__call__", "forward"):
+        return shown
+    return f"{shown}.{function.__name__}"
+
+
+def forbid(targets: Mapping[Any, str], instead: str) -> Forbidden:
+    """Forbid each target, shown in messages under its name, with the hint `instead`: Python functions (the
+    package's reference), classes (every method in their body, so an nn.Module's forward), C functions
+    (torch.layer_norm), methods of C types (torch.Tensor.index_select) and modules (all of their functions)."""
+    codes, builtins, methods, files = {}, {}, {}, {}
+    for target, shown in targets.items():
+        entry = (shown, instead)
+        if isinstance(target, types.ModuleType):
+            files[target.__file__] = entry
+        elif isinstance(target, types.BuiltinFunctionType):
+            builtins[id(target)] = entry
+        elif isinstance(target, types.MethodDescriptorType):
+            methods[target.__name__] = (target.__objclass__, entry)
+        elif functions := _python_functions(target):
+            codes.update({id(f.__code__): (_method_shown(target, shown, f), instead) for f in functions})
+        else:
+            raise TypeError(f"cannot forbid {target!r}: not a function, class, C function, method or module")
+    return Forbidden(codes, builtins, methods, files, keep=tuple(targets))
+
+
+def forbid_modules(root: nn.Module, name: str, instead: str) -> Forbidden:
+    """Forbid calling the nn.Module `root` (named `name` in messages) or any of its sub-modules (named
+    `name.sub`), and any other module of their classes (named by the class): their forward, however reached."""
+    forwards = {type(m).forward: type(m).__name__ for _, m in root.named_modules()}
+    instances = {id(m): f"{name}.{sub}" if sub else name for sub, m in root.named_modules()}
+    return forbid(forwards, instead) + Forbidden(instances=instances, keep=(root,))
+
+
+def forbid_helpers(module_name: str, instead: str = "that is the check's own reference: write the answer "
+                                                    "yourself") -> Forbidden:
+    """Forbid the module-level functions of a check module: the reference and the mistakes it computes."""
+    module = importlib.import_module(module_name)
+    return forbid({f: f"{module_name}.{n}" for n, f in vars(module).items()
+                   if isinstance(f, types.FunctionType) and f.__module__ == module_name}, instead)
+
+
+def model_building(instead: str) -> Forbidden:
+    """Building a model (or a block) to count or measure what the exercise asks to compute from a config."""
+    return forbid({GPT: "GPT", Block: "Block", meta_model: "meta_model", seeded_model: "seeded_model",
+                   nn.Embedding: "nn.Embedding"}, instead)
+
+
+def loss_functions(instead: str) -> Forbidden:
+    """torch's ready-made losses, for an exercise that writes a loss from log-probabilities."""
+    return forbid({F.cross_entropy: "F.cross_entropy", F.nll_loss: "F.nll_loss",
+                   torch._C._nn.cross_entropy_loss: "torch._C._nn.cross_entropy_loss",
+                   torch._C._nn.nll_loss: "torch._C._nn.nll_loss", torch._C._nn.nll_loss_nd: "torch._C._nn.nll_loss_nd",
+                   nn.CrossEntropyLoss: "nn.CrossEntropyLoss", nn.NLLLoss: "nn.NLLLoss"}, instead)
+
+
+def _refusal(call_text: str, shown: str, instead: str) -> CheckFailed:
+    """The message of a forbidden call: the reader's call, the call it made, what to use instead."""
+    return CheckFailed(f"✗ {call_text} called {shown}(...), which this exercise does not allow\n"
+                       f"  hint:     {instead}")
+
+
+def _restore_profiler(previous: Any) -> None:
+    """Put back the profiler that ran before: a Python function, none, or a C profiler such as cProfile's."""
+    if previous is None or callable(previous) or not hasattr(previous, "enable"):
+        sys.setprofile(previous)
+    else:
+        sys.setprofile(None)
+        previous.enable()
+
+
+@contextlib.contextmanager
+def forbidding(forbidden: Forbidden, call_text: str) -> Iterator[None]:
+    """Run the body with `forbidden`'s calls refused: the first one raises CheckFailed where it is made, and again
+    when the body ends, in case the reader's code caught it.
+
+    A profile function (sys.setprofile) sees every Python call by its code object and every C call by its function
+    object, in this thread, however the callee was imported or named. CPython drops a profile function that
+    raises, so the guard records the refusal to raise it again at the end. The profiler in place before (an outer
+    guard, a profiler) is called first from ours and restored afterwards.
+    """
+    previous = sys.getprofile()
+    chained = previous if callable(previous) else None
+    refused: list[CheckFailed] = []
+
+    match = forbidden.match
+
+    def guard(frame: types.FrameType, event: str, arg: Any) -> None:
+        if chained is not None:
+            chained(frame, event, arg)
+        if event == "call" or event == "c_call":  # returns, the other half of the events, need no look-up
+            found = match(frame, event, arg)
+            if found is not None:
+                refused.append(_refusal(call_text, *found))
+                raise refused[-1]
+
+    sys.setprofile(guard)
+    try:
+        yield
+    finally:
+        _restore_profiler(previous)
+        if refused:
+            raise refused[0]
+
+
+def call(fn: Callable, *args: Any, call_text: str | None = None, crash_hint: str | None = None,
+         forbidden: Forbidden | None = None, **kwargs: Any) -> Any:
     """Call the reader's `fn`, turning a stub's NotImplementedError or a crash into a `CheckFailed` that shows
     the call. `call_text` describes the call in the message (by default: the name and the arguments);
-    `crash_hint`, if given, is added to the message of a crash (not to a stub's "not written yet")."""
+    `crash_hint`, if given, is added to the message of a crash (not to a stub's "not written yet"); `forbidden`,
+    if given, are calls that fn may not make (see `forbidding`): only fn's own call runs under that guard."""
     name = getattr(fn, "__name__", "your function")
     if call_text is None:
         shown = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
         call_text = f"{name}({', '.join(shown)})"
     try:
-        return fn(*args, **kwargs)
+        with forbidding(forbidden, call_text) if forbidden is not None else contextlib.nullcontext():
+            return fn(*args, **kwargs)
     except NotImplementedError as e:
         todo = f" ({e})" if str(e) else ""
         raise CheckFailed(f"✗ {name} is not written yet{todo}: replace the `raise NotImplementedError` with your code.") from None

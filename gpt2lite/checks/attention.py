@@ -6,16 +6,38 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from gpt2lite.attention import causal_mask, explicit_attention
+from gpt2lite.attention import SelfAttention, causal_mask, explicit_attention
 
-from ._core import call, expect_close, expect_equal, fail, passed
+from ._core import Forbidden, call, expect_close, expect_equal, fail, forbid, forbid_helpers, passed
+
+
+def _no_causal_mask() -> Forbidden:
+    """The package's causal mask, which the exercise rebuilds ("Do not use gpt2lite")."""
+    return forbid({causal_mask: "gpt2lite.attention.causal_mask"},
+                  "build the mask yourself: torch.ones(T, T, dtype=torch.bool).tril()")
+
+
+def _no_ready_attention() -> Forbidden:
+    """torch's fused attention and the package's, which the exercise writes with basic tensor operations."""
+    instead = ("write the attention with tensor operations: q @ k.transpose(-2, -1) / math.sqrt(head_dim), "
+               "masked_fill with -inf above the diagonal, torch.softmax(..., dim=-1), then @ v")
+    return forbid({
+        F.scaled_dot_product_attention: "F.scaled_dot_product_attention",
+        torch._scaled_dot_product_attention_math: "torch._scaled_dot_product_attention_math",
+        F.multi_head_attention_forward: "F.multi_head_attention_forward",
+        nn.MultiheadAttention: "nn.MultiheadAttention",
+        explicit_attention: "gpt2lite.attention.explicit_attention", SelfAttention: "gpt2lite.attention.SelfAttention",
+        causal_mask: "gpt2lite.attention.causal_mask",
+    }, instead) + forbid_helpers(__name__)
 
 
 def check_causal_mask(fn: Callable[[int], torch.Tensor]) -> None:
     """`fn(T)` returns the (T, T) boolean mask that is True where query i may see key j (j <= i)."""
     for T in [3, 8, 1, 2, 33]:  # T = 3 first: there every classic mistake looks different
-        got = call(fn, T)
+        got = call(fn, T, forbidden=_no_causal_mask())
         expected = causal_mask(T, T)
         ones = torch.ones(T, T, dtype=torch.bool)
         expect_equal(f"{fn.__name__}({T})", got, expected, mistakes={
@@ -120,10 +142,11 @@ def check_causal_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tenso
     """`fn(q, k, v)` with q, k, v of shape (B, n_head, T, head_dim) returns the causal attention output, same shape:
     softmax(q k^T / sqrt(head_dim), with the future masked) @ v."""
     g = torch.Generator().manual_seed(3)
+    forbidden = _no_ready_attention()
     for shape in [(1, 1, 1, 4), (2, 3, 1, 8), (1, 1, 5, 1), (2, 4, 7, 16), (3, 2, 32, 64)]:
         q, k, v = (torch.randn(shape, generator=g) for _ in range(3))
         text = f"{fn.__name__}(q, k, v) with q, k, v of shape {shape}"
-        got = call(fn, q.clone(), k.clone(), v.clone(), call_text=text)
+        got = call(fn, q.clone(), k.clone(), v.clone(), call_text=text, forbidden=forbidden)
         expected, _ = explicit_attention(q, k, v)
         expect_close(text, got, expected, atol=1e-5, rtol=1e-4, mistakes=_attention_mistakes(q, k, v),
                      hint="scores = q @ k^T / sqrt(head_dim); -inf where key > query; softmax over the keys; @ v")
@@ -132,8 +155,8 @@ def check_causal_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tenso
     k2, v2 = k.clone(), v.clone()
     k2[:, :, -1] += 3.0
     v2[:, :, -1] -= 3.0
-    first = call(fn, q, k, v)[:, :, :-1]
-    second = call(fn, q, k2, v2)[:, :, :-1]
+    first = call(fn, q, k, v, forbidden=forbidden)[:, :, :-1]
+    second = call(fn, q, k2, v2, forbidden=forbidden)[:, :, :-1]
     if not torch.allclose(first, second, atol=1e-6):
         fail(f"{fn.__name__}(q, k, v) with q, k, v of shape {(1, 2, 6, 8)}, then the last key and value changed",
              "the outputs of positions 0..4 unchanged", f"outputs that moved by up to {(first - second).abs().max():.3g}",

@@ -3,19 +3,39 @@ computed by hand from its weights."""
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
-from typing import NoReturn
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from gpt2lite import GPTConfig
+from gpt2lite.attention import explicit_attention
 from gpt2lite.model import Block
 
-from ._core import CheckFailed, call, describe, expect_close, expect_count, passed
+from ._core import (Forbidden, call, describe, expect_close, expect_count, forbid, forbid_helpers, forbid_modules,
+                    model_building, passed)
+
+_LAYER_NORMS = {F.layer_norm: "F.layer_norm", torch.layer_norm: "torch.layer_norm",
+                torch.native_layer_norm: "torch.native_layer_norm", nn.LayerNorm: "nn.LayerNorm"}
+_GELUS = {F.gelu: "F.gelu", nn.GELU: "nn.GELU"}  # F.gelu is torch._C._nn.gelu itself
+_ATTENTIONS = {F.scaled_dot_product_attention: "F.scaled_dot_product_attention",
+               F.multi_head_attention_forward: "F.multi_head_attention_forward",
+               nn.MultiheadAttention: "nn.MultiheadAttention",
+               explicit_attention: "gpt2lite.attention.explicit_attention"}
+
+
+def _no_ready_layernorm() -> Forbidden:
+    """torch's layer norms (the function, the C function, the module), which the exercise writes by hand."""
+    return forbid(_LAYER_NORMS, "write it with tensor operations: mean and variance over dim=-1 (keepdim=True), "
+                                "then (x - mean) / torch.sqrt(var + eps) * gain + bias") + forbid_helpers(__name__)
+
+
+def _no_ready_gelu() -> Forbidden:
+    """torch's GELU (F.gelu, nn.GELU), which the exercise writes from the tanh formula."""
+    return forbid(_GELUS, "write the formula with tensor operations: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) "
+                          "* (x + 0.044715 * x**3)))") + forbid_helpers(__name__)
 
 
 def check_layernorm(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
@@ -30,12 +50,13 @@ def check_layernorm(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, floa
         ((4, 6), 1e-5, 0.0, 1e-3),  # nearly constant rows: a variance below eps
         ((5,), 1e-5, -3.0, 4.0),  # a single vector
     ]
+    forbidden = _no_ready_layernorm()
     for shape, eps, offset, spread in cases:
         C = shape[-1]
         x = offset + spread * torch.randn(shape, generator=g)
         gain, bias = torch.randn(C, generator=g), torch.randn(C, generator=g)
         text = f"{fn.__name__}(x of shape {shape}, gain, bias, eps={eps})"
-        got = call(fn, x.clone(), gain.clone(), bias.clone(), eps, call_text=text)
+        got = call(fn, x.clone(), gain.clone(), bias.clone(), eps, call_text=text, forbidden=forbidden)
         centred = x - x.mean(-1, keepdim=True)
         var = centred.pow(2).mean(-1, keepdim=True)
         expect_close(text, got, F.layer_norm(x, (C,), gain, bias, eps), mistakes={
@@ -64,9 +85,10 @@ def check_gelu_tanh(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     inputs = [torch.linspace(-10, 10, 1001), torch.tensor([0.0]), torch.tensor([-50.0, 50.0]),
               torch.randn(3, 4, 5, generator=g), torch.tensor(1.5)]
     c = math.sqrt(2.0 / math.pi)
+    forbidden = _no_ready_gelu()
     for x in inputs:
         text = f"{fn.__name__}({describe(x)})" if x.numel() <= 8 else f"{fn.__name__}(x of shape {tuple(x.shape)})"
-        got = call(fn, x.clone(), call_text=text)
+        got = call(fn, x.clone(), call_text=text, forbidden=forbidden)
         expect_close(text, got, F.gelu(x, approximate="tanh"), atol=1e-6, rtol=1e-6, mistakes={
             "this is the exact GELU, x * Phi(x) with erf: GPT-2 uses the tanh approximation": lambda: F.gelu(x),
             "this is the sigmoid approximation x * sigmoid(1.702 x): use the tanh formula":
@@ -82,16 +104,18 @@ def check_gelu_tanh(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     passed("gelu_tanh matches nn.GELU(approximate='tanh'), from -50 to 50")
 
 
-@functools.lru_cache(maxsize=None)
 def _block_parameters(C: int) -> int:
+    """The reference count, from a Block on the meta device (not cached: a reader's call to it must be seen)."""
     with torch.device("meta"):
         return sum(p.numel() for p in Block(GPTConfig(n_embd=C, n_head=1)).parameters())
 
 
 def check_block_params(fn: Callable[[int], int]) -> None:
     """`fn(C)` returns the number of parameters of one GPT-2 block of width C (with biases), from a formula."""
+    forbidden = model_building("count from the formula: the four Linear layers' weights and biases and the two "
+                               "LayerNorms' gains and biases, in terms of C") + forbid_helpers(__name__)
     for C in [768, 1, 2, 8, 64, 100, 1600]:
-        expect_count(f"{fn.__name__}({C})", call(fn, C), _block_parameters(C), mistakes={
+        expect_count(f"{fn.__name__}({C})", call(fn, C, forbidden=forbidden), _block_parameters(C), mistakes={
             "that counts the weight matrices only: add the biases (9C) and the two LayerNorms (4C)":
                 lambda: 12 * C**2,
             "the two LayerNorms are missing: each has a gain and a bias of C numbers (4C in all)":
@@ -143,16 +167,13 @@ def _by_hand(x: torch.Tensor, block: Block, *, post_ln: bool = False, parallel: 
         return x + mlp(ln(x, block.ln_2))
 
 
-def _forbid_calls(block: Block, reader: str) -> None:
-    """Make calling the block or any of its sub-modules fail with a clear message: compute from the weights."""
-    for name, module in block.named_modules():
-        shown = f"block.{name}" if name else "block"
-
-        def refuse(*args: object, shown: str = shown, **kwargs: object) -> NoReturn:
-            raise CheckFailed(f"✗ {reader} called {shown}(...): compute the block from its weight tensors "
-                              "(block.ln_1.weight, block.attn.c_attn.weight, ...) with tensor operations only")
-
-        module.forward = refuse
+def _by_hand_only(block: Block) -> Forbidden:
+    """Calling the block or any of its sub-modules (or another module of their kinds), and torch's or the package's
+    layer norm, GELU and attention: the exercise computes all of them from the weight tensors."""
+    instead = ("compute the block from its weight tensors (block.ln_1.weight, block.attn.c_attn.weight, ...) with "
+               "tensor operations only")
+    return (forbid_modules(block, "block", instead) + forbid({**_LAYER_NORMS, **_GELUS, **_ATTENTIONS}, instead)
+            + forbid_helpers(__name__))
 
 
 def check_pre_ln_block(fn: Callable[[torch.Tensor, Block], torch.Tensor]) -> None:
@@ -170,10 +191,9 @@ def check_pre_ln_block(fn: Callable[[torch.Tensor, Block], torch.Tensor]) -> Non
         x = torch.randn(B, T, C, generator=g)
         with torch.no_grad():
             expected, _ = block(x)
-        _forbid_calls(block, fn.__name__)
         text = f"{fn.__name__}(x of shape {(B, T, C)}, block with n_embd={C}, n_head={n_head})"
         with torch.no_grad():
-            got = call(fn, x.clone(), block, call_text=text)
+            got = call(fn, x.clone(), block, call_text=text, forbidden=_by_hand_only(block))
         expect_close(text, got, expected, atol=1e-5, rtol=1e-4, mistakes={
             "this is a post-LN block (GPT-1): GPT-2 normalises before each sub-layer, x + attn(ln_1(x))":
                 lambda: _by_hand(x, block, post_ln=True),

@@ -6,11 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from gpt2lite import GPTConfig
 
-from ._core import call, describe, expect_close, expect_count, expect_equal, fail, meta_model, passed, show_config
+from ._core import (Forbidden, call, describe, expect_close, expect_count, expect_equal, fail, forbid, forbid_helpers,
+                    meta_model, model_building, passed, show_config)
+
+
+def _no_lookup() -> Forbidden:
+    """torch's embedding lookups and row selections: the exercise computes the lookup as one-hot vectors @ W."""
+    lookups = {F.embedding: "F.embedding", torch.embedding: "torch.embedding", nn.Embedding: "nn.Embedding",
+               F.embedding_bag: "F.embedding_bag", torch.embedding_bag: "torch.embedding_bag",
+               nn.EmbeddingBag: "nn.EmbeddingBag"}
+    for name in ["index_select", "gather", "take", "take_along_dim"]:
+        lookups[getattr(torch, name)] = f"torch.{name}"
+        lookups[getattr(torch.Tensor, name)] = f"Tensor.{name}"
+    return forbid(lookups, "build the one-hot vectors with F.one_hot(idx, num_classes=W.shape[0]).to(W.dtype) and "
+                           "multiply them by W with @") + forbid_helpers(__name__)
 
 
 def check_embed_onehot(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
@@ -19,13 +33,14 @@ def check_embed_onehot(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     g = torch.Generator().manual_seed(1)
     cases = [(V, C, shape) for V, C in [(5, 3), (65, 64), (1, 7)] for shape in [(), (4,), (2, 6), (2, 3, 4)]]
     cases += [(50257, 4, (1,)), (50257, 4, (3,))]  # the last ids of GPT-2's vocabulary
+    forbidden = _no_lookup()
     for V, C, shape in cases:
         W = torch.randn(V, C, generator=g)
         idx = torch.randint(V, shape, generator=g) if V < 50257 else torch.arange(V - shape[0], V)
         text = f"{fn.__name__}(idx of shape {shape}, W of shape {(V, C)})"
         if idx.numel() <= 8:
             text = f"{fn.__name__}({describe(idx)}, W of shape {(V, C)})"
-        got = call(fn, idx.clone(), W.clone(), call_text=text, crash_hint=(
+        got = call(fn, idx.clone(), W.clone(), call_text=text, forbidden=forbidden, crash_hint=(
             "build the one-hot with F.one_hot(idx, num_classes=W.shape[0]) (without num_classes it is only "
             "idx.max() + 1 wide) and turn it into W's dtype with .to(W.dtype) before the product"))
         expect_close(text, got, F.embedding(idx, W), mistakes={
@@ -41,9 +56,11 @@ def check_embedding_params(fn: Callable[[GPTConfig], int]) -> None:
     configs = [GPTConfig.from_name(n) for n in ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "gpt1"]]
     configs += [GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=64),
                 GPTConfig(vocab_size=1, block_size=1, n_layer=1, n_head=1, n_embd=1)]
+    forbidden = model_building("count from the config's numbers alone: wte is vocab_size x n_embd, wpe block_size "
+                               "x n_embd") + forbid_helpers(__name__)
     for cfg in configs:
         text = f"{fn.__name__}({show_config(cfg)})"
-        got = call(fn, cfg, call_text=text)
+        got = call(fn, cfg, call_text=text, forbidden=forbidden)
         model = meta_model(cfg)
         wte, wpe = model.transformer.wte.weight.numel(), model.transformer.wpe.weight.numel()
         V, T, C = cfg.vocab_size, cfg.block_size, cfg.n_embd
@@ -74,9 +91,10 @@ def check_nearest(fn: Callable[[torch.Tensor, int, int], list[int]]) -> None:
     long_row = torch.tensor([[1.0, 0.0], [5.0, 0.1], [1.0, 1.0], [-1.0, 0.0]])  # cosine, not dot product
     twin = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # a row equal to row i is a neighbour
     cases += [(long_row, 0, 3, "W = [[1, 0], [5, 0.1], [1, 1], [-1, 0]]"), (twin, 0, 1, "W = [[1, 0], [1, 0], [0, 1]]")]
+    own = forbid_helpers(__name__)  # _reference_nearest is the reference
     for W, i, k, shown in cases:
         text = f"{fn.__name__}({shown}, i={i}, k={k})"
-        got = call(fn, W.clone(), i, k, call_text=text)
+        got = call(fn, W.clone(), i, k, call_text=text, forbidden=own)
         if not isinstance(got, list) or not all(isinstance(j, int) for j in got):
             fail(text, "a list of Python ints", f"a {type(got).__name__}: {describe(got)}", "use .tolist()")
         cos = F.normalize(W, dim=-1) @ F.normalize(W, dim=-1)[i]  # (n,) cosine similarity of every row to row i
@@ -127,13 +145,14 @@ def _rotation(k: int, C: int, freq: torch.Tensor, pairs: tuple[torch.Tensor, tor
 def check_shift_matrix(fn: Callable[[int, int], torch.Tensor]) -> None:
     """`fn(k, C)` returns the float32 (C, C) matrix M_k with sinusoidal(T, C)[p + k] == sinusoidal(T, C)[p] @ M_k
     for every position p and any integer k, negative too."""
+    own = forbid_helpers(__name__)  # _rotation is the reference
     for C in [2, 16, 64]:
         pe = _sinusoidal(200, C)  # (200, C)
         freq = 10000.0 ** (-torch.arange(0, C, 2, dtype=torch.float64) / C)  # (C/2,)
         interleaved = (torch.arange(0, C, 2), torch.arange(1, C, 2))
         for k in [0, 1, 7, 50, -3]:
             text = f"{fn.__name__}({k}, {C})"
-            M = call(fn, k, C)
+            M = call(fn, k, C, forbidden=own)
             if not isinstance(M, torch.Tensor) or M.shape != (C, C):
                 fail(text, f"a tensor of shape {(C, C)}", describe(M), "one row and one column per channel")
             if M.dtype != torch.float32:
@@ -155,7 +174,10 @@ def check_shift_matrix(fn: Callable[[int, int], torch.Tensor]) -> None:
                          hint="use sin(a + b) = sin a cos b + cos a sin b and cos(a + b) = cos a cos b - sin a sin b")
             expect_close(f"M @ M.T with M = {text}", M @ M.T, torch.eye(C), atol=1e-5, rtol=0,
                          hint="M_k is a rotation, so it must be orthogonal")
-    expect_close(f"{fn.__name__}(0, 8)", call(fn, 0, 8), torch.eye(8), hint="shifting by 0 must be the identity")
-    expect_close(f"{fn.__name__}(3, 8) @ {fn.__name__}(4, 8)", call(fn, 3, 8) @ call(fn, 4, 8), call(fn, 7, 8),
+    def shift(k: int, C: int) -> torch.Tensor:
+        return call(fn, k, C, forbidden=own)
+
+    expect_close(f"{fn.__name__}(0, 8)", shift(0, 8), torch.eye(8), hint="shifting by 0 must be the identity")
+    expect_close(f"{fn.__name__}(3, 8) @ {fn.__name__}(4, 8)", shift(3, 8) @ shift(4, 8), shift(7, 8),
                  atol=1e-5, rtol=0, hint="shifting by 3 then by 4 must equal shifting by 7")
     passed("shift_matrix moves sinusoidal encodings by k positions, backwards too")

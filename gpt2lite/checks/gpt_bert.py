@@ -11,18 +11,22 @@ import torch.nn.functional as F
 from gpt2lite.attention import causal_mask
 from gpt2lite.config import GPTConfig
 
-from ._core import call, expect_close, expect_equal, fail, meta_model, passed
+from ._core import (call, expect_close, expect_equal, fail, forbid, forbid_helpers, loss_functions, meta_model,
+                    model_building, passed)
 
 
 def check_attention_mask(fn: Callable[[int, int, bool], torch.Tensor]) -> None:
     """`fn(t_query, t_key, causal)` returns the (t_query, t_key) boolean mask, True where a query may look at a key;
     the queries are the last t_query positions, and with causal=False every query sees every key."""
+    instead = ("build the mask yourself: compare key positions torch.arange(t_key) with the queries' absolute "
+               "positions, t_key - t_query + i (or use tril with a shifted diagonal)")
+    forbidden = forbid({causal_mask: "gpt2lite.attention.causal_mask"}, instead) + forbid_helpers(__name__)
     for tq, tk in [(4, 4), (3, 7), (1, 5), (1, 1), (6, 6), (2, 9), (5, 8)]:
         want = causal_mask(tq, tk)
         ones = torch.ones(tq, tk, dtype=torch.bool)
         shift = tk - tq  # query i sits at position shift + i
         text = f"{fn.__name__}({tq}, {tk}, causal=True)"
-        expect_equal(text, call(fn, tq, tk, causal=True), want, mistakes={
+        expect_equal(text, call(fn, tq, tk, causal=True, forbidden=forbidden), want, mistakes={
             "the queries are the last t_query positions: query i sits at t_key - t_query + i, so shift the "
             "diagonal by t_key - t_query (tril(diagonal=t_key - t_query))": lambda: ones.tril(),
             "this hides the query's own position: a query sees keys up to and including itself (<=, not <)":
@@ -32,7 +36,7 @@ def check_attention_mask(fn: Callable[[int, int, bool], torch.Tensor]) -> None:
             "this keeps the upper triangle (the future): a query sees the keys before it": lambda: ones.triu(shift),
         }, hint="query i may look at keys 0 .. t_key - t_query + i")
         text = f"{fn.__name__}({tq}, {tk}, causal=False)"
-        expect_equal(text, call(fn, tq, tk, causal=False), ones, mistakes={
+        expect_equal(text, call(fn, tq, tk, causal=False, forbidden=forbidden), ones, mistakes={
             "with causal=False every query sees every key (BERT): return an all-True mask": lambda: want,
         }, hint="with causal=False the mask is all True")
     passed("causal and bidirectional masks match the reference, for queries at the end of longer sequences too")
@@ -156,9 +160,12 @@ def check_masked_lm_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     uneven[0, 0], uneven[1, :] = 1, 2  # 1 masked position in row 0, 4 in row 1: a mean over 5, not over rows
     cases.append(("logits of shape (2, 4, 3), 1 masked position in row 0 and 4 in row 1",
                   torch.randn(2, 4, 3, generator=g) * 3, uneven))
+    forbidden = loss_functions("use log_softmax over the vocabulary, gather the targets' log-probabilities at the "
+                               "masked positions (targets != -100) and average the negatives")
+    forbidden += forbid_helpers(__name__)
     for description, logits, targets in cases:
         text = f"{fn.__name__}({description})"
-        got = call(fn, logits.clone().requires_grad_(), targets.clone(), call_text=text)
+        got = call(fn, logits.clone().requires_grad_(), targets.clone(), call_text=text, forbidden=forbidden)
         want = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         expect_close(text, got, want, atol=1e-5, rtol=1e-5, mistakes=_loss_mistakes(logits, targets),
                      hint="-log_softmax(logits, dim=-1) at each target id, averaged over the masked positions")
@@ -167,7 +174,7 @@ def check_masked_lm_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
                  "do not use .item(), .detach() or torch.tensor(...) on the result: the loss must be trainable")
     logits, nothing = torch.randn(2, 4, 3, generator=g), torch.full((2, 4), -100)
     text = f"{fn.__name__}(logits of shape (2, 4, 3), targets all -100)"
-    got = call(fn, logits, nothing, call_text=text)
+    got = call(fn, logits, nothing, call_text=text, forbidden=forbidden)
     if isinstance(got, torch.Tensor) and got.numel() == 1 and torch.isnan(got).item():
         fail(text, "0.0", "nan", "nothing masked: return torch.tensor(0.0), not the mean of an empty tensor (nan)")
     expect_close(text, got, 0.0, atol=0, rtol=0, hint="nothing masked: return torch.tensor(0.0)")
@@ -181,10 +188,12 @@ def check_gpt_num_parameters(fn: Callable[..., int]) -> None:
     configs += [GPTConfig(vocab_size=66, block_size=16, n_layer=1, n_head=4, n_embd=96),
                 GPTConfig(vocab_size=7, block_size=3, n_layer=5, n_head=2, n_embd=8, pre_ln=False, causal=False),
                 GPTConfig(vocab_size=1, block_size=1, n_layer=1, n_head=1, n_embd=1)]
+    forbidden = model_building("count by formula: the embeddings, per block two LayerNorms, c_attn, c_proj, c_fc and "
+                               "c_proj with their biases, and ln_f for pre-LN") + forbid_helpers(__name__)
     for cfg in configs:
         V, block, L, C, pre_ln = cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_embd, cfg.pre_ln
         text = f"{fn.__name__}({V}, {block}, {L}, {C}, pre_ln={pre_ln})"
-        got = call(fn, V, block, L, C, pre_ln=pre_ln, call_text=text)
+        got = call(fn, V, block, L, C, pre_ln=pre_ln, call_text=text, forbidden=forbidden)
         want = meta_model(GPTConfig(vocab_size=V, block_size=block, n_layer=L, n_head=cfg.n_head, n_embd=C,
                                     pre_ln=pre_ln)).num_parameters()
         final = 2 * C if pre_ln else 0

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from gpt2lite.data import CharTokenizer
 
-from ._core import call, describe, expect_close, expect_raises, fail, passed
+from ._core import call, describe, expect_close, expect_raises, fail, forbid_helpers, loss_functions, passed
 
 # A few lines in the style of Tiny Shakespeare: every check builds its own small model from them, offline.
 _TEXT = (
@@ -73,9 +73,12 @@ def check_uniform_nll(fn: Callable[[torch.Tensor, int], float]) -> None:
         (torch.tensor([5, 50256, 17]), 50257),
         (torch.tensor([1]), 2),
     ]
+    forbidden = loss_functions("build the model's probabilities, a (len(targets), vocab_size) tensor filled with "
+                               "1 / vocab_size, pick each target's with probs[torch.arange(len(targets)), targets] "
+                               "and average -log of them") + forbid_helpers(__name__)
     for targets, vocab_size in cases:
         text = f"{fn.__name__}({describe(targets)}, {vocab_size})"
-        got = call(fn, targets.clone(), vocab_size, call_text=text)
+        got = call(fn, targets.clone(), vocab_size, call_text=text, forbidden=forbidden)
         expected = F.cross_entropy(torch.zeros(len(targets), vocab_size, dtype=torch.float64), targets).item()
         n = len(targets)
         expect_close(text, got, expected, atol=1e-5, rtol=1e-6, mistakes={
@@ -155,9 +158,10 @@ def check_trigram(trigram_probs: Callable[[torch.Tensor, int], torch.Tensor],
         (text_ids, tok.vocab_size, "a short text's ids"),
     ]
     references = {}
+    own = forbid_helpers(__name__)
     for ids, V, shown in cases:
         text = f"{trigram_probs.__name__}({shown}, {V})"
-        got = call(trigram_probs, ids.clone(), V, call_text=text)
+        got = call(trigram_probs, ids.clone(), V, call_text=text, forbidden=own)
         expected = references[shown] = _reference_trigram(ids, V)  # (V, V, V)
         counts = _raw_trigram_counts(ids, V)
         expect_close(text, got, expected, atol=1e-6, rtol=1e-4, mistakes={
@@ -171,12 +175,13 @@ def check_trigram(trigram_probs: Callable[[torch.Tensor, int], torch.Tensor],
                 lambda: (counts + 1).permute(2, 1, 0) / (counts + 1).permute(2, 1, 0).sum(dim=-1, keepdim=True),
             "these are the smoothed counts: divide each (a, b) row by its sum": lambda: counts + 1,
         }, hint="count each triple (ids[i], ids[i+1], ids[i+2]), add 1 everywhere, normalise over the last axis")
+    no_loss = own + loss_functions("index log P3 with (ids[:-2], ids[1:-1], ids[2:]) and take minus the mean")
     for ids, V, shown in reversed(cases):  # the longest first: there, every mistake changes the loss
         if len(ids) < 3:
             continue
         P3 = references[shown]
         text = f"{trigram_loss.__name__}(P3, {shown}) with the right P3"
-        got = call(trigram_loss, P3.float(), ids.clone(), call_text=text)
+        got = call(trigram_loss, P3.float(), ids.clone(), call_text=text, forbidden=no_loss)
         lp = P3.log()
         a, b, c = ids[:-2], ids[1:-1], ids[2:]
         reference = -sum(math.log(P3[x, y, z]) for x, y, z in zip(a.tolist(), b.tolist(), c.tolist())) / len(c)

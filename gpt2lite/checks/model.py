@@ -12,12 +12,15 @@ import torch.nn.functional as F
 from gpt2lite import GPTConfig
 from gpt2lite.train import next_token_loss
 
-from ._core import call, describe, expect_close, expect_count, fail, meta_model, passed, show_config
+from ._core import (call, describe, expect_close, expect_count, fail, forbid, forbid_helpers, loss_functions,
+                    meta_model, model_building, passed, show_config)
 
 
 def check_weight_bytes(fn: Callable[[GPTConfig, torch.dtype], int]) -> None:
     """`fn(config, dtype)` returns how many bytes the parameters of GPT(config) take in `dtype`, the tied
     matrix counted once."""
+    forbidden = model_building("do not build the model: count its parameters from the config and multiply by "
+                               "torch.tensor([], dtype=dtype).element_size()") + forbid_helpers(__name__)
     for name in ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]:
         cfg = GPTConfig.from_name(name)
         n = meta_model(cfg).num_parameters()
@@ -25,7 +28,7 @@ def check_weight_bytes(fn: Callable[[GPTConfig, torch.dtype], int]) -> None:
         for dtype in [torch.float32, torch.float16, torch.bfloat16, torch.float64]:
             size = torch.tensor([], dtype=dtype).element_size()
             text = f"{fn.__name__}({show_config(cfg)}, {dtype})"
-            expect_count(text, call(fn, cfg, dtype, call_text=text), n * size, mistakes={
+            expect_count(text, call(fn, cfg, dtype, call_text=text, forbidden=forbidden), n * size, mistakes={
                 "lm_head shares wte's matrix (weight tying): count it once": lambda: (n + V * C) * size,
                 "that is in bits: divide by 8 (element_size() is already in bytes)": lambda: n * size * 8,
                 f"that assumes 4 bytes per number: {dtype} takes {size}; use torch.tensor([], dtype=dtype)"
@@ -63,11 +66,15 @@ def check_lm_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> N
     """`fn(logits, targets)` with logits (B, T, V) and targets (B, T) returns the mean cross-entropy over all
     B * T positions, as a 0-d tensor."""
     gen = torch.Generator().manual_seed(0)
+    instead = ("take log_softmax over the vocabulary, pick each target's log-probability with gather, and average "
+               "the negatives")
+    forbidden = loss_functions(instead) + forbid({next_token_loss: "gpt2lite.train.next_token_loss"}, instead)
+    forbidden += forbid_helpers(__name__)
     for B, T, V in [(1, 1, 2), (2, 5, 7), (4, 16, 65), (1, 3, 50257), (3, 2, 4)]:
         logits = torch.randn(B, T, V, generator=gen) * 3
         targets = torch.randint(V, (B, T), generator=gen)
         text = f"{fn.__name__}(logits of shape {(B, T, V)}, targets of shape {(B, T)})"
-        got = call(fn, logits.clone(), targets.clone(), call_text=text)
+        got = call(fn, logits.clone(), targets.clone(), call_text=text, forbidden=forbidden)
         expected = next_token_loss(lambda x: logits, None, targets)  # the package's loss, with a stand-in model
 
         def picked(logp: torch.Tensor) -> torch.Tensor:
@@ -99,12 +106,14 @@ def check_count_parameters(fn: Callable[[GPTConfig], int]) -> None:
         GPTConfig(vocab_size=1, block_size=1, n_layer=1, n_head=1, n_embd=1),
         GPTConfig(vocab_size=10, block_size=8, n_layer=2, n_head=2, n_embd=4, bias=False, pre_ln=False),
     ]
+    forbidden = model_building("count from the config alone: embeddings, 12 C^2 per block plus its biases and "
+                               "LayerNorms, and ln_f") + forbid_helpers(__name__)
     for cfg in configs:
         V, T, C, L, b = cfg.vocab_size, cfg.block_size, cfg.n_embd, cfg.n_layer, cfg.bias
         final_ln = (2 * C if b else C) if cfg.pre_ln else 0
         expected = meta_model(cfg).num_parameters()
         text = f"{fn.__name__}({show_config(cfg)})"
-        expect_count(text, call(fn, cfg, call_text=text), expected, mistakes={
+        expect_count(text, call(fn, cfg, call_text=text, forbidden=forbidden), expected, mistakes={
             "the tied matrix is counted twice: lm_head shares wte's weights": lambda: expected + V * C,
             "the final LayerNorm (ln_f) is missing": lambda: expected - final_ln,
             "pre_ln=False (GPT-1) has no final LayerNorm: its blocks already end in one":

@@ -19,9 +19,10 @@ from safetensors.torch import load_file, save_file
 
 from gpt2lite.config import GPTConfig
 from gpt2lite.model import GPT
-from gpt2lite.pretrained import CONV1D_WEIGHTS, NON_WEIGHTS, save_pretrained
+from gpt2lite.pretrained import CONV1D_WEIGHTS, NON_WEIGHTS, hf_to_ours, load_pretrained, save_pretrained
 
-from ._core import call, diagnose, expect_close, expect_equal, fail, passed, seeded_model
+from ._core import (Forbidden, call, diagnose, expect_close, expect_equal, fail, forbid, forbid_helpers, model_building,
+                    passed, seeded_model)
 
 # Vocabulary, context and widths all differ, so a transposed or misplaced tensor has a telling shape.
 _CONFIG = GPTConfig(vocab_size=50, block_size=48, n_layer=3, n_head=2, n_embd=16)
@@ -48,6 +49,12 @@ def _layouts() -> dict[str, dict[str, torch.Tensor]]:
     return {"the Hugging Face layout": hf, "OpenAI's older layout": old, "the layout with lm_head.weight": with_head}
 
 
+def _no_conversion(instead: str) -> Forbidden:
+    """gpt2lite's own conversion of a checkpoint (hf_to_ours, and the loaders that call it) and the check's."""
+    package = {hf_to_ours: "gpt2lite.pretrained.hf_to_ours", load_pretrained: "gpt2lite.pretrained.load_pretrained"}
+    return forbid(package, instead) + forbid_helpers(__name__)
+
+
 def _our_name(key: str) -> str:
     return key if key.startswith(_PREFIXES) else f"transformer.{key}"
 
@@ -55,9 +62,11 @@ def _our_name(key: str) -> str:
 def check_keys_to_transpose(fn: Callable[[dict[str, torch.Tensor]], set[str]]) -> None:
     """`fn(state)` returns the set of the checkpoint's keys whose tensors are Conv1D weights, which must be
     transposed: `attn.c_attn`, `attn.c_proj`, `mlp.c_fc` and `mlp.c_proj` weights, with or without the prefix."""
+    forbidden = _no_conversion("test each key's ending yourself: .attn.c_attn.weight, .attn.c_proj.weight, "
+                               ".mlp.c_fc.weight and .mlp.c_proj.weight")
     for label, state in _layouts().items():
         text = f"{fn.__name__}(state) on a 3-block checkpoint in {label}"
-        got = call(fn, dict(state), call_text=text)
+        got = call(fn, dict(state), call_text=text, forbidden=forbidden)
         want = {key for key in state if key.endswith(CONV1D_WEIGHTS)}
         if not isinstance(got, (set, frozenset)):
             fail(text, f"a set of {len(want)} keys", f"a {type(got).__name__}",
@@ -103,10 +112,12 @@ def check_convert_entry(fn: Callable[[str, torch.Tensor], tuple[str, torch.Tenso
     """`fn(key, tensor)` returns `(our_key, our_tensor)`, or None for the buffers `attn.bias` and
     `attn.masked_bias`: it adds the `transformer.` prefix where missing and transposes the Conv1D weights."""
     n_entries = 0
+    forbidden = _no_conversion("convert the entry yourself: None for the buffers, the 'transformer.' prefix where "
+                               "it is missing, .t() for the four Conv1D weights")
     for label, state in _layouts().items():
         for key, tensor in state.items():
             text = f"{fn.__name__}({key!r}, tensor of shape {tuple(tensor.shape)}) [{label}]"
-            got = call(fn, key, tensor.clone(), call_text=text)
+            got = call(fn, key, tensor.clone(), call_text=text, forbidden=forbidden)
             want = _convert(key, tensor)
             n_entries += 1
             if want is None:
@@ -145,13 +156,16 @@ def check_checkpoint_parameters(fn: Callable[[str | Path], int]) -> None:
     want = _model().num_parameters()
     C, V, L, n_pos = _CONFIG.n_embd, _CONFIG.vocab_size, _CONFIG.n_layer, _CONFIG.block_size
     buffers = L * (n_pos * n_pos + 1)  # per block: the causal mask attn.bias and the constant attn.masked_bias
+    instead = ("count from the tensors alone: open the file with safetensors' safe_open and add up the product of "
+               "each shape, skipping the buffers and lm_head.weight")
+    forbidden = model_building(instead) + _no_conversion(instead)
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, state) in enumerate(_layouts().items()):
             path = Path(tmp) / f"checkpoint-{i}" / "model.safetensors"
             path.parent.mkdir()
             save_file(state, path)
             text = f"{fn.__name__}(path) for a 3-block checkpoint in {label}"
-            got = call(fn, path, call_text=text)
+            got = call(fn, path, call_text=text, forbidden=forbidden)
             if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
                 got = got.item()
             expect_equal(text, got, want, mistakes={

@@ -10,11 +10,14 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+import gpt2lite.generate
+from gpt2lite.attention import KVCache
 from gpt2lite.config import GPTConfig
 from gpt2lite.generate import filter_logits
 from gpt2lite.model import GPT
 
-from ._core import call, describe, expect_close, expect_equal, fail, passed, seeded_model
+from ._core import (Forbidden, call, describe, expect_close, expect_equal, fail, forbid, forbid_helpers, passed,
+                    seeded_model)
 
 NEG_INF = float("-inf")
 
@@ -67,6 +70,19 @@ def _check_greedy_distribution(fn: Callable[[torch.Tensor, float], torch.Tensor]
                  hint="at T = 0 each row is 1 on its largest logit (the first, if tied) and 0 elsewhere")
 
 
+def _no_filter_logits(instead: str) -> Forbidden:
+    """gpt2lite's own filter, which the top-k and top-p exercises rebuild, and the check's reference."""
+    return forbid({filter_logits: "gpt2lite.generate.filter_logits"}, instead) + forbid_helpers(__name__)
+
+
+def _no_generation(instead: str) -> Forbidden:
+    """gpt2lite's generation loop and KV cache (model.generate, model.stream, model.new_cache, KVCache), which the
+    decoding exercises rebuild."""
+    return forbid({gpt2lite.generate.generate: "model.generate", gpt2lite.generate.stream: "model.stream",
+                   gpt2lite.generate._stream: "gpt2lite.generate._stream", GPT.new_cache: "model.new_cache",
+                   KVCache: "gpt2lite.attention.KVCache"}, instead) + forbid_helpers(__name__)
+
+
 # --------------------------------------------------------------------------------- ex-08-topk
 def check_top_k_filter(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
     """`fn(logits, k)`: (B, V) logits with every logit below its row's k-th largest set to -inf (ties with the k-th
@@ -76,11 +92,13 @@ def check_top_k_filter(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
     cases += [(torch.randn(4, 65, generator=g), k) for k in [1, 5, 64]]
     cases += [(torch.tensor([[1.0, 2.0, 2.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]]), 2)]  # ties
     cases += [(torch.tensor([[5.0, NEG_INF, 1.0, 2.0]]), 3)]  # a token already filtered out
+    forbidden = _no_filter_logits("keep the k-th largest of each row, torch.topk(logits, k, dim=-1).values[:, -1:], "
+                                  "and masked_fill the logits below it with -inf")
     for logits, k in cases:
         B, V = logits.shape
         shown = describe(logits) if logits.numel() <= 8 else f"logits of shape {(B, V)}"
         text = f"{fn.__name__}({shown}, {k})"
-        got = call(fn, logits.clone(), k, call_text=text,
+        got = call(fn, logits.clone(), k, call_text=text, forbidden=forbidden,
                    crash_hint="for k >= V return the logits unchanged (torch.topk fails for k > V)" if k >= V
                    else "keep the k-th largest as a (B, 1) column, values[:, -1:], so that it broadcasts "
                         "against the (B, V) logits")
@@ -148,11 +166,13 @@ def check_top_p_filter(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Non
     cases += [(3 * torch.randn(4, 65, generator=g), p) for p in [0.5, 0.9]]
     cases += [(peaked, 0.5), (peaked, 0.999), (peaked, 1e-9), (torch.randn(2, 1, generator=g), 0.5)]
     cases += [(torch.tensor([[20.0, 0.0, -1.0, 2.0]]), 1.0)]  # in float32 the mass above the tail rounds to 1.0
+    forbidden = _no_filter_logits("sort descending with torch.sort, softmax, mass above = cumsum - probs, "
+                                  "masked_fill with -inf where it is >= p, then scatter back to the original order")
     for logits, p in cases:
         B, V = logits.shape
         shown = describe(logits) if logits.numel() <= 8 else f"logits of shape {(B, V)}"
         text = f"{fn.__name__}({shown}, {p})"
-        got = call(fn, logits.clone(), p, call_text=text)
+        got = call(fn, logits.clone(), p, call_text=text, forbidden=forbidden)
         expect_equal(text, got, filter_logits(logits, top_p=p), mistakes=_nucleus_mistakes(logits, p),
                      hint="sort descending, softmax, mass above = cumsum - probs; -inf where that mass is >= p; "
                           "the most likely token always stays")
@@ -193,13 +213,15 @@ def check_greedy_decode(fn: Callable[[GPT, torch.Tensor, int], torch.Tensor]) ->
         calls.append((torch.is_grad_enabled(), cached))
 
     hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    forbidden = _no_generation("write the loop yourself: logits = model(seq[:, -block_size:])[:, -1], then append "
+                               "logits.argmax(-1, keepdim=True) with torch.cat, n times")
     g = torch.Generator().manual_seed(4)
     try:
         for B, T, n in [(1, 1, 5), (2, 3, 20), (3, 8, 1), (1, 12, 10), (2, 4, 0)]:
             idx = torch.randint(0, model.config.vocab_size, (B, T), generator=g)  # (B, T)
             text = f"{fn.__name__}(model with block_size={block}, idx of shape {(B, T)}, {n})"
             calls.clear()
-            got = call(fn, model, idx.clone(), n, call_text=text,
+            got = call(fn, model, idx.clone(), n, call_text=text, forbidden=forbidden,
                        crash_hint=f"crop the input to its last block_size tokens at every step, "
                                   f"seq[:, -model.config.block_size:]: this call goes past {block} tokens"
                        if T + n > block else None)
@@ -370,14 +392,15 @@ def check_kv_generate(fn: Callable[[GPT, torch.Tensor, int], tuple[torch.Tensor,
 
 def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: int,
                                 text: str) -> tuple[object, list[int]]:
-    """Call fn(model, idx, n) with gpt2lite's KV cache refused on this model, and count the positions that went
-    through each block's c_attn (a prompt run again at every step shows up there)."""
+    """Call fn(model, idx, n) with gpt2lite's KV cache refused (its generation loop and cache by the shared guard, a
+    cache passed to the model's attention by a hook), and count the positions that went through each block's c_attn
+    (a prompt run again at every step shows up there)."""
     rows = [0] * len(model.transformer.h)
+    instead = ("write the cache yourself: model.generate, model.new_cache and model(..., cache=...) are what this "
+               "exercise rebuilds; use the blocks' ln_1, attn.c_attn, attn.c_proj, ln_2 and mlp")
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        fail(text, "generation with a KV cache of your own", "a call to gpt2lite's own KV cache",
-             "write the cache yourself: model.generate, model.new_cache and model(..., cache=...) are what this "
-             "exercise rebuilds; use the blocks' ln_1, attn.c_attn, attn.c_proj, ln_2 and mlp")
+    def refuse() -> None:
+        fail(text, "generation with a KV cache of your own", "a call to gpt2lite's own KV cache", instead)
 
     def no_package_cache(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         if kwargs.get("cache") is not None or (len(args) > 1 and args[1] is not None):
@@ -391,12 +414,10 @@ def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: 
 
     hooks = [block.attn.register_forward_pre_hook(no_package_cache, with_kwargs=True) for block in model.transformer.h]
     hooks += [block.attn.c_attn.register_forward_pre_hook(counter(i)) for i, block in enumerate(model.transformer.h)]
-    model.new_cache = refuse  # an instance attribute hides the method: model.generate and model.stream call it
     try:
-        return call(fn, model, idx.clone(), n, call_text=text,
+        return call(fn, model, idx.clone(), n, call_text=text, forbidden=_no_generation(instead),
                     crash_hint="keep each block's keys and values as (B, n_head, t, head_dim) and append the new "
                                "ones along dim 2, torch.cat([cached, new], dim=2)"), rows
     finally:
-        del model.new_cache
         for hook in hooks:
             hook.remove()

@@ -13,9 +13,10 @@ from functools import lru_cache
 
 import regex
 
+import gpt2lite.tokenizer
 from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, tiktoken_encoding
 
-from ._core import call, describe, diagnose, expect_equal, fail, passed
+from ._core import Forbidden, call, describe, diagnose, expect_equal, fail, forbid, forbid_helpers, passed
 
 # A passage of Tiny Shakespeare: the checks train their small BPE tokenizers on it, offline.
 _TEXT = (
@@ -30,6 +31,12 @@ _TEXT = (
 )
 
 Pair = tuple[int, int]
+
+
+def _no_tokenizer(instead: str) -> Forbidden:
+    """gpt2lite's tokenizer module (BPETokenizer: training, from_tiktoken, decoding), which these exercises rebuild,
+    and the check's own reference."""
+    return forbid({gpt2lite.tokenizer: "gpt2lite.tokenizer"}, instead) + forbid_helpers(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -97,9 +104,11 @@ def check_to_bytes(fn: Callable[[list[int], dict[Pair, int]], bytes]) -> None:
     cases += [(tok.encode(t), dict(tok.merges), f"the merges of a tokenizer trained on a short text, ids of {t!r}")
               for t in ["", "a", "To be, or not to be", "First Citizen:\nWe know't, we know't.", "naïve 🦙",
                         "Second Citizen:\nWould you proceed especially against Caius Marcius?"]]
+    forbidden = _no_tokenizer("expand the ids yourself: invert merges into new_id -> (left, right) and recurse down "
+                              "to bytes([i]) for ids below 256")
     for ids, merges, shown in cases:
         text = f"{fn.__name__}({ids if len(ids) <= 8 else f'{len(ids)} ids'}, merges) with merges = {shown}"
-        got = call(fn, list(ids), dict(merges), call_text=text)
+        got = call(fn, list(ids), dict(merges), call_text=text, forbidden=forbidden)
         expected = _expand(ids, merges)
         if isinstance(got, str):
             fail(text, describe(expected), f"a str: {describe(got)}", "return the bytes themselves: do not decode them")
@@ -112,9 +121,9 @@ def check_to_bytes(fn: Callable[[list[int], dict[Pair, int]], bytes]) -> None:
 
 # ---- ex-02-first -----------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=16)
 def _trained_first_merge(text: str) -> Pair | None:
-    """The first pair that BPE training merges on text (None if there is no pair at all)."""
+    """The first pair that BPE training merges on text (None if there is no pair at all); not cached, so that a
+    reader's call to it is seen."""
     tok = BPETokenizer()
     tok.train(text, vocab_size=257)
     return next(iter(tok.merges), None)
@@ -128,9 +137,11 @@ def check_first_merge(fn: Callable[[str], Pair | None]) -> None:
     """`fn(text)` returns the byte pair (left, right) that BPE training merges first: the most frequent adjacent pair
     inside the GPT2_SPLIT_PATTERN chunks of the UTF-8 text, the smallest pair among ties; None if there is none."""
     texts = ["the cat and the hat", "aaaa", "ab ba", "a b c", "x. x. x.", "", "zy zy ab ab", "🦙🦙", "x", _TEXT]
+    forbidden = _no_tokenizer("count the pairs yourself: regex.findall(GPT2_SPLIT_PATTERN, text), then a Counter of "
+                              "zip(data, data[1:]) over each chunk's UTF-8 bytes")
     for text in texts:
         call_text = f"{fn.__name__}({describe(text, 40)})"
-        got = call(fn, text, call_text=call_text)
+        got = call(fn, text, call_text=call_text, forbidden=forbidden)
         expected = _trained_first_merge(text)
         chunks = [c.encode("utf-8") for c in regex.findall(GPT2_SPLIT_PATTERN, text)]
         in_chunks, across = _pair_counts(chunks), _pair_counts([text.encode("utf-8")])
@@ -185,9 +196,10 @@ def check_stream_decode(fn: Callable[[list[int], dict[int, bytes]], list[str]]) 
         ("a character cut after its first half", [0, 2], toy),
         ("an invalid byte in the middle", [0, 8, 1], toy),
     ]
+    own = forbid_helpers(__name__)  # _stream is the reference
     for name, ids, vocab in cases:
         text = f"{fn.__name__}({ids if len(ids) <= 8 else f'{len(ids)} ids'}, vocab): {name}"
-        got = call(fn, list(ids), vocab, call_text=text)
+        got = call(fn, list(ids), vocab, call_text=text, forbidden=own)
         expected = _stream(ids, vocab)
         whole = b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
         expect_equal(text, got, expected, mistakes={
@@ -272,9 +284,11 @@ def check_recover_merges(fn: Callable[[dict[bytes, int]], dict[Pair, int]]) -> N
         ("the 256 bytes only", {bytes([b]): b for b in range(256)}, {}),
         ("GPT-2's bytes and first 3,000 merges", gpt2_ranks, gpt2_merges),
     ]
+    forbidden = _no_tokenizer("recover the merges yourself (BPETokenizer.from_tiktoken is the package's answer): go "
+                              "through the tokens by rank and encode each one's bytes with the merges found so far")
     for shown, ranks, expected in cases:
         text = f"{fn.__name__}({shown})"
-        got = call(fn, dict(ranks), call_text=text)
+        got = call(fn, dict(ranks), call_text=text, forbidden=forbidden)
         if not isinstance(got, dict):
             fail(text, "a dict (left id, right id) -> id", f"a {type(got).__name__}: {describe(got)}",
                  "return a dict such as {(0, 1): 3}")

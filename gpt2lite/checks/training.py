@@ -9,13 +9,15 @@ from functools import lru_cache
 
 import torch
 import torch.nn as nn
+import torch.optim.lr_scheduler
 
 from gpt2lite.config import GPTConfig
 from gpt2lite.data import get_batch
 from gpt2lite.model import GPT
-from gpt2lite.train import TrainConfig, estimate_loss, lr_at, next_token_loss
+from gpt2lite.train import TrainConfig, configure_optimizer, estimate_loss, lr_at, next_token_loss
 
-from ._core import call, describe, expect_close, expect_equal, fail, meta_model, passed, seeded_model
+from ._core import (call, describe, expect_close, expect_equal, fail, forbid, forbid_helpers, meta_model, passed,
+                    seeded_model)
 
 
 # ------------------------------------------------------------------------------------ ex-07-lr
@@ -84,10 +86,13 @@ def check_lr_schedule(fn: Callable[[int, TrainConfig], float]) -> None:
         TrainConfig(max_steps=20, warmup_steps=20, min_lr=1e-3),  # all warmup, no decay
         TrainConfig(max_steps=30, warmup_steps=20, lr_decay_steps=10),  # the decay "ends" inside the warmup
     ]
+    instead = "write the schedule with arithmetic and math.cos: the warmup, the half cosine and the floor"
+    forbidden = forbid({lr_at: "gpt2lite.train.lr_at", torch.optim.lr_scheduler: "torch.optim.lr_scheduler"}, instead)
+    forbidden += forbid_helpers(__name__)  # _schedule is the reference too
     for cfg in configs:
         for step in range(cfg.max_steps + 5):  # a few steps past the end too
             text = f"{fn.__name__}({step}, {_describe_cfg(cfg)})"
-            got = call(fn, step, cfg, call_text=text)
+            got = call(fn, step, cfg, call_text=text, forbidden=forbidden)
             expect_close(text, got, lr_at(step, cfg), atol=1e-15, rtol=1e-12, mistakes=_lr_mistakes(step, cfg),
                          hint="warmup: learning_rate * (step + 1) / warmup_steps; then half a cosine to min_lr; "
                               "then min_lr")
@@ -103,11 +108,14 @@ def _windows(data: torch.Tensor, starts: torch.Tensor, block_size: int, shift: i
 def check_get_batch(fn: Callable[[torch.Tensor, int, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]) -> None:
     """`fn(data, batch_size, block_size, generator)` draws batch_size starts with
     torch.randint(len(data) - block_size, (batch_size,), generator=generator) and returns x, y: (B, T) each."""
+    instead = ("draw the starts with torch.randint(len(data) - block_size, (batch_size,), generator=generator) and "
+               "stack the windows data[s : s + block_size]")
+    forbidden = forbid({get_batch: "gpt2lite.data.get_batch"}, instead) + forbid_helpers(__name__)
     for n, B, T in [(1000, 8, 16), (17, 4, 16), (2, 3, 1), (500, 1, 64), (40, 5, 3)]:
         data = torch.arange(n) * 7 % 101  # (n,): neighbours differ, so an off-by-one shows
         text = f"{fn.__name__}(data of {n} ids, batch_size={B}, block_size={T}, generator seeded with {n})"
         generator = torch.Generator().manual_seed(n)
-        got = call(fn, data, B, T, generator, call_text=text)
+        got = call(fn, data, B, T, generator, call_text=text, forbidden=forbidden)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             fail(text, "a pair (x, y)", f"a {type(got).__name__}: {describe(got)}", "return x, y")
         x, y = got
@@ -167,10 +175,12 @@ def _describe_model(cfg: GPTConfig) -> str:
 def check_decay_split(fn: Callable[[nn.Module], tuple[int, int, int, int]]) -> None:
     """`fn(model)` returns (n_decay_tensors, n_decay_values, n_other_tensors, n_other_values) under the rule
     "tensors with two or more dimensions decay", the tied embedding/output matrix counted once."""
+    instead = "go over model.parameters() yourself: p.dim() >= 2 decays, the rest does not"
+    forbidden = forbid({configure_optimizer: "gpt2lite.train.configure_optimizer"}, instead) + forbid_helpers(__name__)
     for cfg in _DECAY_CONFIGS:
         model = meta_model(cfg)
         text = f"{fn.__name__}({_describe_model(cfg)})"
-        got = call(fn, model, call_text=text)
+        got = call(fn, model, call_text=text, forbidden=forbidden)
         if not isinstance(got, (tuple, list)) or len(got) != 4:
             fail(text, "a tuple of 4 integers", f"a {type(got).__name__}: {describe(got)}",
                  "return (n_decay_tensors, n_decay_values, n_other_tensors, n_other_values)")
@@ -226,6 +236,9 @@ def check_estimate_loss(fn: Callable[[nn.Module, torch.Tensor, int, int, int, in
     model, data = _estimate_setup()
     seen: list[tuple[bool, bool]] = []  # (training, grad enabled) at each forward pass
     hook = model.register_forward_pre_hook(lambda module, _: seen.append((module.training, torch.is_grad_enabled())))
+    forbidden = forbid({estimate_loss: "gpt2lite.train.estimate_loss"},
+                       "write the loop yourself: get_batch from one seeded generator, next_token_loss(...).item() "
+                       "for each batch, then the mean") + forbid_helpers(__name__)
     try:
         for B, T, iters, seed, training in [(4, 16, 3, 0, True), (2, 32, 1, 5, False), (8, 8, 5, 1337, True),
                                             (3, 4, 2, 7, False)]:
@@ -234,7 +247,7 @@ def check_estimate_loss(fn: Callable[[nn.Module, torch.Tensor, int, int, int, in
             text = (f"{fn.__name__}(model in {'training' if training else 'eval'} mode, data of {len(data)} ids, "
                     f"batch_size={B}, block_size={T}, iters={iters}, seed={seed})")
             with torch.random.fork_rng(devices=[]):  # dropout, if left on, must not move the caller's random state
-                got = call(fn, model, data, B, T, iters, seed, call_text=text)
+                got = call(fn, model, data, B, T, iters, seed, call_text=text, forbidden=forbidden)
             reader_seen = list(seen)  # the reference below runs the model too
             mode_after = model.training
             model.train(training)
