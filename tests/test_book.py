@@ -91,6 +91,13 @@ def drawing_cells(path: Path) -> list[dict]:
             if "draw." in source(c) and any("image/svg+xml" in o.get("data", {}) for o in c["outputs"])]
 
 
+def interactive_cells(path: Path) -> list[dict]:
+    """Cells that show an interactive figure of gpt2lite.interactive (HTML with its data and its JavaScript)."""
+    return [c for c in code_cells(path)
+            if any('class="gpt2lite-interactive"' in "".join(o.get("data", {}).get("text/html", ""))
+                   for o in c["outputs"])]
+
+
 def visible_input(cell: dict) -> bool:
     tags = cell["metadata"].get("tags", [])
     return not {"hide-input", "remove-input", "remove-cell", "hide-cell"} & set(tags)
@@ -124,6 +131,28 @@ def test_chapter_opens_with_its_picture_and_draws_its_ideas(path):
     everything = "\n".join(source(c) for c in code)
     for hand_drawn in ("Drawing(", "matplotlib.patches", "FancyArrow", "FancyBboxPatch"):
         assert hand_drawn not in everything, f"{path.stem} draws by hand ({hand_drawn}): add a function to gpt2lite.draw"
+
+
+INTERACTIVE = {  # chapter: the kinds of interactive figure it shows (issue 13)
+    "02_tokenization": ["tokenizer"],
+    "04_self_attention": ["attention"],
+    "08_sampling": ["sampling", "generation"],
+    "10_gpt_bert": ["attention"],
+}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_interactive_figures_are_where_readers_play(path):
+    """Each interactive figure is shown once, by a cell of gpt2lite.interactive, with alt text and a caption;
+    its still picture (for print and for a page without JavaScript) is there too."""
+    kinds = []
+    for cell in interactive_cells(path):
+        output = next("".join(o["data"]["text/html"]) for o in cell["outputs"] if "text/html" in o.get("data", {}))
+        kinds += re.findall(r'<figure class="gpt2lite-interactive" id="[^"]+" data-figure="([a-z]+)">', output)
+        assert "interactive." in source(cell), f"{path.stem}: an interactive figure not made by gpt2lite.interactive"
+        assert re.search(r'<img alt="(?:[^"\s]+\s+){4,}[^"]*" src="data:image/svg\+xml;base64,', output)
+        assert re.search(r"<figcaption>(?:\S+\s+){2,}\S+", output), f"{path.stem}: an interactive figure's caption"
+    assert kinds == INTERACTIVE.get(path.stem, []), f"{path.stem}: interactive figures {kinds}"
 
 
 def test_the_book_has_forty_drawings():
@@ -173,7 +202,8 @@ def test_book_builds_strictly(tmp_path):
         # figures: each picture a numbered figure with its caption, each image with its alt text
         images = [i for i in re.findall(r"<img [^>]*>", page) if "_images/" in i]  # the chapter's own pictures
         assert images and all(re.search(r'alt="[^"]{20,}"', i) for i in images), f"{path.stem}: an image lacks alt text"
-        assert page.count("<figcaption") == len(figure_cells(path)), f"{path.stem}: a figure lacks its caption"
+        n_figures = len(figure_cells(path)) + len(interactive_cells(path))
+        assert page.count("<figcaption") == n_figures, f"{path.stem}: a figure lacks its caption"
         # offline: every script and stylesheet is the book's own (MathJax comes from node_modules, see package.json)
         outside = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"[^>]*>', page)
         assert not outside, f"{path.stem}: the page loads {outside}"

@@ -71,7 +71,9 @@ def _build_pages() -> list[str]:
     )
 
 
-COUNTS = ("pages", "links", "anchors", "images", "figures", "drawings", "math", "solutions", "colab_buttons")
+COUNTS = ("pages", "links", "anchors", "images", "figures", "drawings", "interactive", "math", "solutions",
+          "colab_buttons")
+VENDOR_OF = {"tokenizer": "js-tiktoken", "generation": "onnxruntime-web"}  # the npm package a figure loads
 REPORT = {"desktop": dict.fromkeys(COUNTS, 0), "phone": dict.fromkeys(COUNTS, 0), "screenshots": [],
           "figures_per_page": {}}
 TARGETS = set()  # every internal link target (with its #anchor) seen on a checked page
@@ -117,7 +119,7 @@ class Visit:
         self.base, self.path = base, path
         self.context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
         self.context.set_default_timeout(10_000)
-        self.outside, self.failed, self.console = [], [], []
+        self.outside, self.failed, self.console, self.requested = [], [], [], []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.console.append(f"{m.text} ({m.location.get('url')})"))
@@ -132,6 +134,7 @@ class Visit:
 
     def _route(self, route):
         if route.request.url.startswith(self.base):
+            self.requested.append(route.request.url.removeprefix(self.base))
             route.continue_()
         else:  # the book must not need the internet; record and refuse
             self.outside.append(route.request.url)
@@ -186,7 +189,9 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
         assert image["complete"] and image["w"] > 0 and image["h"] > 0, f"{where}: image not loaded: {image['src']}"
         if image["shown"]:
             assert image["rw"] > 0 and image["rh"] > 0, f"{where}: image drawn at zero size: {image['src']}"
-    figures = page.evaluate("[...document.querySelectorAll('figure, div.cell_output img')].map(f => f.getBoundingClientRect().width * f.getBoundingClientRect().height)")
+    figures = page.evaluate("""[...document.querySelectorAll('figure, div.cell_output img')]
+        .filter(f => !f.closest('figure.is-live .gpt2lite-still'))  // a live figure hides its still picture
+        .map(f => f.getBoundingClientRect().width * f.getBoundingClientRect().height)""")
     assert all(area > 0 for area in figures), f"{where}: a figure has zero size"
     tally["images"] += len(images)
 
@@ -211,6 +216,21 @@ def check_page(visit: Visit, link_status, site: str, tally: dict) -> None:
     }
     tally["figures"] += len(shown)
     tally["drawings"] += len(drawings)
+
+    # interactive figures (gpt2lite.interactive): each one draws itself, and the page fetches only the npm files
+    # its figures need (_static/vendor/, copied by book/_ext/offline_assets.py)
+    kinds = page.evaluate("[...document.querySelectorAll('figure.gpt2lite-interactive')].map(f => f.dataset.figure)")
+    if kinds:
+        page.wait_for_function("[...document.querySelectorAll('figure.gpt2lite-interactive')]"
+                               ".every(f => f.dataset.ready)", timeout=30_000)
+        states = page.evaluate("[...document.querySelectorAll('figure.gpt2lite-interactive')]"
+                               ".map(f => f.id + ': ' + f.dataset.ready)")
+        assert all(state.endswith(": yes") for state in states), f"{where}: interactive figures {states}"
+    vendor = sorted({url.split("_static/vendor/")[1].split("/")[0] for url in visit.requested
+                     if "_static/vendor/" in url} & set(VENDOR_OF.values()))  # (the theme's fonts are there too)
+    needs = {VENDOR_OF[k] for k in kinds if k in VENDOR_OF}
+    assert set(vendor) <= needs, f"{where}: loads {vendor} from _static/vendor/ for figures {kinds}"
+    tally["interactive"] += len(kinds)
 
     # internal links: every target exists, and so does every #anchor in it
     hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
@@ -306,6 +326,26 @@ def test_every_built_page_is_visited(site):
     assert set(_build_pages()) == set(_pages()), "a page was built that the browser tests do not visit"
 
 
+def test_interactive_figures_add_under_25_mb_to_the_site(site):
+    """What the interactive figures add: the npm files in _static/vendor/ and each figure's HTML (its data, its
+    still picture and its inlined JavaScript) in the pages."""
+    vendor = {str(p.relative_to(SITE / "_static" / "vendor")): p.stat().st_size
+              for package in sorted(set(VENDOR_OF.values()))  # (the theme keeps its fonts in _static/vendor/ too)
+              for p in (SITE / "_static" / "vendor" / package).rglob("*") if p.is_file()}
+    assert set(vendor) == {"js-tiktoken/gpt2.js", "onnxruntime-web/ort.wasm.min.js",
+                           "onnxruntime-web/ort-wasm-simd-threaded.mjs", "onnxruntime-web/ort-wasm-simd-threaded.wasm"}
+    figures = {}
+    for page in _build_pages():
+        text = (SITE / page).read_text()
+        for match in re.finditer(r'<figure class="gpt2lite-interactive" id="([^"]+)".*?</figure>\s*<style>.*?</style>'
+                                 r"\s*<script>.*?</script>", text, re.S):
+            figures[f"{page}#{match.group(1)}"] = len(match.group(0).encode())
+    assert len(figures) == 5, sorted(figures)
+    total = sum(vendor.values()) + sum(figures.values())
+    REPORT["interactive_bytes"] = {"vendor": vendor, "figures": figures, "total": total}
+    assert total < 25 * 2**20, f"the interactive figures add {total / 2**20:.1f} MiB"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PHONE_PAGES)
 def test_page_at_phone_width(browser, site, link_status, path):
@@ -343,6 +383,78 @@ def test_page_at_phone_width(browser, site, link_status, path):
         visit.close()
 
 
+INTERACTIVE_PAGES = ["book/02_tokenization.html", "book/04_self_attention.html", "book/08_sampling.html",
+                     "book/10_gpt_bert.html"]
+
+
+def _stills_and_live(page) -> list[dict]:
+    return page.evaluate("""[...document.querySelectorAll('figure.gpt2lite-interactive')].map(f => {
+        const img = f.querySelector('.gpt2lite-still img'), live = f.querySelector('.gpt2lite-live');
+        return {id: f.id, still: img.offsetParent !== null && img.naturalWidth > 0,
+                live: live.offsetParent !== null && live.getBoundingClientRect().height > 0,
+                caption: f.querySelector('figcaption').offsetParent !== null};
+    })""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", INTERACTIVE_PAGES)
+def test_interactive_figures_print_as_still_pictures_and_need_no_javascript(browser, site, path):
+    """On screen a figure is live; printed, and in a browser without JavaScript, its still picture stands in."""
+    visit = Visit(browser, site, path, DESKTOP)
+    try:
+        page = visit.page
+        page.wait_for_function("[...document.querySelectorAll('figure.gpt2lite-interactive')].every(f => f.dataset.ready)")
+        shown = _stills_and_live(page)
+        assert shown and all(f["live"] and not f["still"] and f["caption"] for f in shown), shown
+        page.emulate_media(media="print")
+        printed = _stills_and_live(page)
+        assert all(f["still"] and not f["live"] and f["caption"] for f in printed), printed
+    finally:
+        visit.close()
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site) else route.abort())
+        page.goto(site + path, wait_until="load")
+        without = _stills_and_live(page)
+        assert without and all(f["still"] and not f["live"] and f["caption"] for f in without), without
+    finally:
+        context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", INTERACTIVE_PAGES)
+def test_interactive_figures_run_from_the_notebook_outputs_as_in_jupyter(browser, site, path):
+    """A notebook's stored outputs, alone in a page, as Jupyter and Colab show them: no book around them, so no
+    _static/ folder. The sampling and attention figures run there as in the book; the tokenizer and the in-page
+    GPT need an npm file the book serves, so they show their still picture and say where the live one runs."""
+    notebook = json.loads((ROOT / Path(path).with_suffix(".ipynb")).read_text())
+    outputs = ["".join(o["data"]["text/html"]) for c in notebook["cells"] if c["cell_type"] == "code"
+               for o in c["outputs"] if 'class="gpt2lite-interactive"' in "".join(o.get("data", {}).get("text/html", ""))]
+    bare = SITE / "_notebook_outputs" / Path(path).name  # (not a page of the book: test_every_built_page... skips _)
+    bare.parent.mkdir(exist_ok=True)
+    bare.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>\n" + "\n".join(outputs) + "</body></html>")
+    visit = Visit(browser, site, f"_notebook_outputs/{Path(path).name}", DESKTOP)
+    try:
+        page = visit.page
+        page.wait_for_function("[...document.querySelectorAll('figure.gpt2lite-interactive')].every(f => f.dataset.ready)")
+        figures = page.evaluate("""[...document.querySelectorAll('figure.gpt2lite-interactive')].map(f => ({
+            kind: f.dataset.figure, ready: f.dataset.ready, text: f.innerText,
+            picture: [...f.querySelectorAll('img')].some(i => i.offsetParent !== null && i.naturalWidth > 0)}))""")
+        assert len(figures) == len(outputs) and all(f["ready"] == "yes" for f in figures), figures
+        for figure in figures:
+            if figure["kind"] in VENDOR_OF:
+                assert figure["picture"] and "book's" in figure["text"], figure["kind"]
+        live = _stills_and_live(page)
+        for figure, shown in zip(figures, live):
+            if figure["kind"] not in VENDOR_OF:
+                assert shown["live"] and not shown["still"], shown
+        assert not any("_static/" in url for url in visit.requested)
+        assert not visit.outside and not visit.failed and not visit.console, (visit.failed, visit.console)
+    finally:
+        visit.close()
+
+
 @pytest.mark.slow
 def test_drawings_in_dark_mode(browser, site, link_status):
     """In the dark theme the drawings sit on a light panel: their text stays dark on light."""
@@ -364,3 +476,23 @@ def test_drawings_in_dark_mode(browser, site, link_status):
         check_page(visit, link_status, site, {k: 0 for k in COUNTS})
     finally:
         visit.close()
+
+
+# The interactive figures (gpt2lite.interactive), driven as a reader drives them and compared with Python's
+# numbers: one module per figure, collected here so that they share this module's build of the book and browser.
+from browser_attention import test_attention_explorer_shows_the_chapters_maps  # noqa: E402,F401
+from browser_generation import (  # noqa: E402,F401
+    test_generation_playground_runs_the_chapters_model_and_writes_torchs_greedy_text,
+    test_generation_playground_works_at_phone_width,
+)
+from browser_sampling import (  # noqa: E402,F401
+    test_sampling_explorer_shows_the_packages_probabilities,
+    test_sampling_explorer_works_at_phone_width,
+)
+from browser_tokenizer import (  # noqa: E402,F401
+    gpt2,
+    shakespeare_slices,
+    test_pointing_at_a_chip_shows_its_id_and_bytes,
+    test_tokenizer_playground_gives_gpt2s_ids_for_typed_text,
+    test_tokenizer_playground_works_at_phone_width,
+)

@@ -5,6 +5,9 @@ the browser tests) the equations stay raw TeX. The book ships its own copy inste
 `npm ci` installs it under `node_modules/`, and this extension points `mathjax_path` at it and copies it into
 `_build/html/_static/mathjax/` after the build. Nothing of it is committed.
 
+The interactive figures (gpt2lite.interactive) inline their own JavaScript; the two npm libraries they need are
+copied the same way, into `_static/vendor/`, and a page loads one only when its figure asks for it (`VENDOR`).
+
 Without `node_modules/` the build warns (an error under `-W`, as in the tests) and falls back to the CDN.
 
 It also drops repeated inline scripts from the pages: Sphinx 7 lists a body-only script twice when an extension
@@ -22,6 +25,15 @@ logger = logging.getLogger(__name__)
 ENTRY = "tex-mml-chtml.js"  # Sphinx's default component: TeX and MathML input, CommonHTML output
 ON_DEMAND = ("a11y", "adaptors", "input", "output", "sre", "ui")  # what the entry loads later (fonts, menu, ...)
 TARGET = "mathjax"  # the folder under _static/
+VENDOR = {  # _static/vendor/<name>: its source under node_modules/ (package.json pins each version)
+    # GPT-2's BPE ranks, for the tokenizer playground (chapter 2): an ES module with only data in it
+    "js-tiktoken/gpt2.js": "js-tiktoken/dist/ranks/gpt2.js",
+    # ONNX Runtime Web, CPU (WebAssembly) build only, for the small GPT in chapter 8: the script, the module it
+    # imports and the WebAssembly binary that module fetches (SIMD; threads only where the page allows them)
+    "onnxruntime-web/ort.wasm.min.js": "onnxruntime-web/dist/ort.wasm.min.js",
+    "onnxruntime-web/ort-wasm-simd-threaded.mjs": "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
+    "onnxruntime-web/ort-wasm-simd-threaded.wasm": "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
+}
 
 
 def _source(app) -> Path:
@@ -37,6 +49,21 @@ def _point_at_local_copy(app, config) -> None:
         )
         return
     config.mathjax_path = f"{TARGET}/{ENTRY}"  # relative: Sphinx resolves it under _static/
+
+
+def _copy_vendor(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    modules = Path(app.srcdir) / "node_modules"
+    missing = [source for source in VENDOR.values() if not (modules / source).is_file()]
+    if missing:
+        logger.warning(f"npm packages missing ({', '.join(missing)}): run `npm ci` in the repository root first. "
+                       "Until then the tokenizer playground and the in-page GPT show their still pictures.")
+        return
+    for name, source in VENDOR.items():
+        target = Path(app.outdir) / "_static" / "vendor" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(modules / source, target)
 
 
 def _copy(app, exception) -> None:
@@ -64,4 +91,5 @@ def setup(app):
     app.connect("config-inited", _point_at_local_copy, priority=900)  # after the mathjax extension sets its default
     app.connect("html-page-context", _drop_repeated_scripts)
     app.connect("build-finished", _copy)
+    app.connect("build-finished", _copy_vendor)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
