@@ -1,5 +1,6 @@
 """nbgrader itself grades the chapters: `generate_assignment` strips the answers, `autograde` gives the answers full
-marks and the untouched student copies zero. (nbgrader reads the metadata `python -m gpt2lite.course mark` writes.)"""
+marks, the untouched student copies zero, and an answer that hands back the library's own result zero for that
+exercise. (nbgrader reads the metadata `python -m gpt2lite.course mark` writes.)"""
 
 import json
 import os
@@ -12,6 +13,27 @@ from gpt2lite import course
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = course.chapters(ROOT / "book")
+# A student who answers by calling what the exercise asks them to write (each import style once): the check must
+# refuse it, so nbgrader gives that exercise zero. Chapter: (exercise, the body put between the solution markers).
+SHORTCUTS = {
+    "04_self_attention": ("ex-04-attn", "    import torch.nn.functional as F\n"
+                          "    return F.scaled_dot_product_attention(q, k, v, is_causal=True)\n"),
+    "05_decoder_block": ("ex-05-layernorm", "    from torch.nn.functional import layer_norm\n"
+                         "    return layer_norm(x, x.shape[-1:], gain, bias, eps)\n"),
+    "08_sampling": ("ex-08-topp", "    from gpt2lite.generate import filter_logits\n"
+                    "    return filter_logits(logits, top_p=p)\n"),
+}
+
+
+def shortcut_copy(chapter: Path, label: str, body: str) -> dict:
+    """The chapter with its answers, one of them replaced by `body` (the rest of that cell kept)."""
+    notebook = json.loads(chapter.read_text())
+    (ex,) = [e for e in course.exercises(notebook, chapter.name) if e.label == label]
+    cell = notebook["cells"][ex.solution]
+    before, rest = course.source(cell).split(course.BEGIN)
+    after = rest.split(course.END)[1]
+    cell["source"] = before + course.BEGIN + "\n" + body + "    " + course.END + after
+    return notebook
 
 
 def nbgrader(course_dir: Path, *args: str) -> None:
@@ -53,6 +75,12 @@ def test_generate_assignment_and_autograde(tmp_path):
 
     for student, folder in [("solutions", course_dir / "source" / "book"), ("untouched", release)]:
         shutil.copytree(folder, course_dir / "submitted" / student / "book")
+    shortcuts = course_dir / "submitted" / "shortcuts" / "book"  # only these chapters: the rest count as missing
+    shortcuts.mkdir(parents=True)
+    for chapter in CHAPTERS:
+        if chapter.stem in SHORTCUTS:
+            copy = shortcut_copy(chapter, *SHORTCUTS[chapter.stem])
+            (shortcuts / chapter.name).write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n")
     nbgrader(course_dir, "autograde", "book", "--force")
 
     from nbgrader.api import Gradebook
@@ -65,3 +93,9 @@ def test_generate_assignment_and_autograde(tmp_path):
             assert solved.max_score == n_exercises
             assert solved.score == n_exercises, f"{chapter.stem}: the solutions scored {solved.score}/{n_exercises}"
             assert untouched.score == 0, f"{chapter.stem}: the untouched student copy scored {untouched.score}"
+        for stem, (label, _) in SHORTCUTS.items():
+            n_exercises = len(course.exercises(json.loads((ROOT / "book" / f"{stem}.ipynb").read_text()), stem))
+            shortcut = gb.find_grade(f"{label}-check", stem, "book", "shortcuts")
+            assert shortcut.score == 0, f"{stem}: the shortcut answer to {label} scored {shortcut.score}"
+            total = gb.find_submission_notebook(stem, "book", "shortcuts").score
+            assert total == n_exercises - 1, f"{stem}: with one shortcut the answers scored {total}/{n_exercises}"
