@@ -10,7 +10,9 @@ code cell, a `{solution-end}` marker and one check cell that calls a `gpt2lite.c
 solution cell the answer sits between `### BEGIN SOLUTION` and `### END SOLUTION`, the markers nbgrader uses, and the
 cell's metadata holds nbgrader's solution flags plus a one-line hint. A student copy replaces each answer by a stub
 that raises `NotImplementedError(hint)`, drops the solution dropdowns and clears the exercise cells' outputs; the
-check cells stay, so students check their own answers. `nbgrader generate_assignment` and `nbgrader autograde`
+check cells stay, so students check their own answers. An exercise's title line reads
+"<difficulty>, <minutes> min, <kind>: <title>" (kind: variation, derivation, measurement or bug hunt); its
+difficulty sets its nbgrader points, 1, 2 or 3. `nbgrader generate_assignment` and `nbgrader autograde`
 read the same metadata.
 """
 
@@ -26,7 +28,11 @@ from pathlib import Path
 from typing import Any
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-_EXERCISE = re.compile(r"^(`{3,})\{exercise\}\s*(?:(Easy|Medium|Hard):\s*)?(.*)\n:label:\s*(\S+)", re.M)
+LEVELS = {"Easy": 1, "Medium": 2, "Hard": 3}  # difficulty -> the points nbgrader gives the exercise
+KINDS = ("variation", "derivation", "measurement", "bug hunt")
+_EXERCISE = re.compile(r"^(`{3,})\{exercise\}[ \t]*(.*)\n:label:\s*(\S+)", re.M)
+# the title line: "<difficulty>, <minutes> min, <kind>: <title>", e.g. "Medium, 20 min, bug hunt: the mask off by one"
+_TITLE = re.compile(rf"({'|'.join(LEVELS)}), (\d+) min, ({'|'.join(KINDS)}): (\S.*)")
 _CHECK_CALL = re.compile(r"^\s*(check_\w+)\(", re.M)
 
 Notebook = dict[str, Any]
@@ -43,11 +49,18 @@ class Exercise:
 
     label: str
     title: str
-    level: str
+    level: str  # Easy, Medium or Hard
+    minutes: int  # how long it takes a reader who has read the chapter
+    kind: str  # one of KINDS
     solution: int  # index of the solution code cell
     check: int  # index of the check cell
     checks: tuple[str, ...]  # the gpt2lite.checks functions the check cell calls
     hint: str
+
+    @property
+    def points(self) -> int:
+        """What nbgrader gives for it: 1, 2 or 3 by difficulty."""
+        return LEVELS[self.level]
 
 
 def source(cell: Cell) -> str:
@@ -67,8 +80,14 @@ def exercises(nb: Notebook, name: str = "notebook") -> list[Exercise]:
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
             continue
-        for _fence, level, title, label in _EXERCISE.findall(source(cell)):
+        for _fence, heading, label in _EXERCISE.findall(source(cell)):
             where = f"{name}, exercise {label}"
+            parts = _TITLE.fullmatch(heading.strip())
+            if not parts:
+                raise CourseError(f"{where}: the title must read '<difficulty>, <minutes> min, <kind>: <title>' "
+                                  f"with a difficulty in {', '.join(LEVELS)} and a kind in {', '.join(KINDS)}, "
+                                  f"e.g. 'Medium, 20 min, bug hunt: the mask off by one'; got {heading.strip()!r}")
+            level, minutes, kind, title = parts.groups()
             block = cells[i + 1 : i + 5]
             kinds = [c["cell_type"] for c in block]
             if (kinds != ["markdown", "code", "markdown", "code"]
@@ -86,7 +105,7 @@ def exercises(nb: Notebook, name: str = "notebook") -> list[Exercise]:
             if not hint or "\n" in hint:
                 raise CourseError(f"{where}: the solution cell needs a one-line hint in its metadata "
                                   "(metadata.gpt2lite.hint) for the student's stub")
-            found.append(Exercise(label, title.strip(), level or "-", i + 2, i + 4, checks, hint))
+            found.append(Exercise(label, title.strip(), level, int(minutes), kind, i + 2, i + 4, checks, hint))
     return found
 
 
@@ -94,8 +113,8 @@ def _solution_metadata(label: str) -> dict[str, Any]:
     return {"grade": False, "grade_id": label, "locked": False, "schema_version": 3, "solution": True, "task": False}
 
 
-def _check_metadata(label: str) -> dict[str, Any]:
-    return {"grade": True, "grade_id": f"{label}-check", "locked": True, "points": 1, "schema_version": 3,
+def _check_metadata(label: str, points: int) -> dict[str, Any]:
+    return {"grade": True, "grade_id": f"{label}-check", "locked": True, "points": points, "schema_version": 3,
             "solution": False, "task": False}
 
 
@@ -103,7 +122,7 @@ def mark(nb: Notebook, name: str = "notebook") -> Notebook:
     """Give every exercise's solution and check cells the nbgrader metadata that matches the book's layout."""
     for ex in exercises(nb, name):
         nb["cells"][ex.solution]["metadata"]["nbgrader"] = _solution_metadata(ex.label)
-        nb["cells"][ex.check]["metadata"]["nbgrader"] = _check_metadata(ex.label)
+        nb["cells"][ex.check]["metadata"]["nbgrader"] = _check_metadata(ex.label, ex.points)
     return nb
 
 
@@ -176,19 +195,24 @@ def chapters(book: Path) -> list[Path]:
 
 
 def summary(book: Path) -> str:
-    """A Markdown summary: per chapter, each exercise's label, title, difficulty and the check that grades it."""
-    lines = ["# Exercises", "", "Each exercise is graded by the `gpt2lite.checks` function its check cell calls "
-             "(one point each under nbgrader).", ""]
-    total = 0
+    """A Markdown summary: per chapter, each exercise's label, title, kind, difficulty, minutes, points and the
+    check that grades it."""
+    lines = ["# Exercises", "", "Each exercise is graded by the `gpt2lite.checks` function its check cell calls; "
+             "under nbgrader it is worth " + ", ".join(f"{p} for {lv}" for lv, p in LEVELS.items()) + ".", ""]
+    total = points = minutes = 0
     for path in chapters(book):
         found = exercises(read_notebook(path), path.name)
         if not found:
             continue
         total += len(found)
-        lines += [f"## {path.stem}", "", "| exercise | title | difficulty | graded by |", "| --- | --- | --- | --- |"]
-        lines += [f"| `{e.label}` | {e.title} | {e.level} | {', '.join(f'`{c}`' for c in e.checks)} |" for e in found]
+        points += sum(e.points for e in found)
+        minutes += sum(e.minutes for e in found)
+        lines += [f"## {path.stem}", "", "| exercise | title | kind | difficulty | minutes | points | graded by |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| `{e.label}` | {e.title} | {e.kind} | {e.level} | {e.minutes} | {e.points} | "
+                  f"{', '.join(f'`{c}`' for c in e.checks)} |" for e in found]
         lines.append("")
-    lines.append(f"{total} exercises in all.")
+    lines.append(f"{total} exercises in all: {points} points, about {minutes / 60:.0f} hours.")
     return "\n".join(lines) + "\n"
 
 

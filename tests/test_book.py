@@ -162,13 +162,17 @@ def test_the_book_has_forty_drawings():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_are_checkable(path):
-    """2 to 5 exercises; each has one solution cell in a dropdown, with the answer between nbgrader's markers and a
-    hint for the student's stub, then a check cell that calls a gpt2lite.checks function and passed."""
+    """3 to 5 exercises, easy to hard, each labelled with its minutes and kind; each has one solution cell in a
+    dropdown, with the answer between nbgrader's markers and a hint for the student's stub, then a check cell that
+    calls a gpt2lite.checks function and passed."""
     all_cells = cells(path)
     labels = [m for c in all_cells if c["cell_type"] == "markdown"
               for m in re.findall(r"```+\{exercise\}[^\n]*\n:label: (\S+)", source(c))]
     found = course.exercises(json.loads(path.read_text()), path.name)  # raises if one is laid out wrongly
-    assert [ex.label for ex in found] == labels and 2 <= len(labels) <= 5, labels
+    assert [ex.label for ex in found] == labels and 3 <= len(labels) <= 5, labels
+    levels = [course.LEVELS[ex.level] for ex in found]
+    assert levels == sorted(levels), f"exercises go from easy to hard: {[ex.level for ex in found]}"
+    assert all(5 <= ex.minutes <= 90 for ex in found), [ex.minutes for ex in found]
     for ex in found:
         assert ":class: dropdown" in source(all_cells[ex.solution - 1])
         assert all(hasattr(checks, name) for name in ex.checks), f"{ex.label}: unknown check {ex.checks}"

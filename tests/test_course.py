@@ -23,11 +23,12 @@ def code(text, outputs=(), metadata=None, count=1):
 ANSWER = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
 
 
-def toy_notebook(solution=ANSWER, hint="multiply by two", check="from gpt2lite.checks import check_x\n\ncheck_x(double)"):
+def toy_notebook(solution=ANSWER, hint="multiply by two", title="Easy, 5 min, variation: Double it",
+                 check="from gpt2lite.checks import check_x\n\ncheck_x(double)"):
     return {"cells": [
         md("# A chapter"),
         code("print('kept')", outputs=[{"output_type": "stream", "name": "stdout", "text": "kept\n"}]),
-        md("````{exercise} Easy: Double it\n:label: ex-99-double\n\nWrite `double(x)`.\n````"),
+        md(f"````{{exercise}} {title}\n:label: ex-99-double\n\nWrite `double(x)`.\n````"),
         md("````{solution-start} ex-99-double\n:class: dropdown\n````"),
         code(solution, metadata={"gpt2lite": {"hint": hint}, "execution": {"iopub.status.idle": "2026-11-28T03:00:00Z"}}),
         md("````{solution-end}\n````"),
@@ -37,8 +38,16 @@ def toy_notebook(solution=ANSWER, hint="multiply by two", check="from gpt2lite.c
 
 def test_finds_the_exercise():
     [ex] = course.exercises(toy_notebook())
-    assert (ex.label, ex.title, ex.level, ex.solution, ex.check, ex.checks, ex.hint) == (
-        "ex-99-double", "Double it", "Easy", 4, 6, ("check_x",), "multiply by two")
+    assert (ex.label, ex.title, ex.level, ex.minutes, ex.kind, ex.solution, ex.check, ex.checks, ex.hint) == (
+        "ex-99-double", "Double it", "Easy", 5, "variation", 4, 6, ("check_x",), "multiply by two")
+    assert ex.points == 1
+
+
+def test_points_follow_difficulty():
+    [hard] = course.exercises(toy_notebook(title="Hard, 45 min, bug hunt: Double it"))
+    assert (hard.level, hard.minutes, hard.kind, hard.points) == ("Hard", 45, "bug hunt", 3)
+    marked = course.mark(toy_notebook(title="Medium, 20 min, measurement: Double it"))
+    assert marked["cells"][6]["metadata"]["nbgrader"]["points"] == 2
 
 
 def test_student_version():
@@ -79,6 +88,9 @@ def test_instructor_version_keeps_the_answers():
     (dict(hint=""), "one-line hint"),
     (dict(hint="two\nlines"), "one-line hint"),
     (dict(check="assert double(2) == 4"), "calls no gpt2lite.checks"),
+    (dict(title="Easy: Double it"), "must read '<difficulty>, <minutes> min, <kind>: <title>'"),
+    (dict(title="Tricky, 5 min, variation: Double it"), "a difficulty in Easy, Medium, Hard"),
+    (dict(title="Easy, 5 min, puzzle: Double it"), "a kind in variation, derivation, measurement, bug hunt"),
 ])
 def test_bad_layouts_are_named(change, message):
     with pytest.raises(course.CourseError, match=f"chapter.ipynb, exercise ex-99-double: .*{message}"):
@@ -135,4 +147,4 @@ def test_the_book_gives_stable_student_and_instructor_copies(tmp_path):
         instructor = json.loads((tmp_path / "a" / "instructor" / chapter.name).read_text())
         assert [course.source(c) for c in instructor["cells"]] == [course.source(c) for c in source_nb["cells"]]
     summary = (tmp_path / "a" / "EXERCISES.md").read_text()
-    assert f"{total} exercises in all." in summary and "`check_causal_attention`" in summary
+    assert f"{total} exercises in all: " in summary and "| measurement |" in summary

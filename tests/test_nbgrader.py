@@ -87,15 +87,21 @@ def test_generate_assignment_and_autograde(tmp_path):
 
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
         for chapter in CHAPTERS:
-            n_exercises = len(course.exercises(json.loads(chapter.read_text()), chapter.name))
+            found = course.exercises(json.loads(chapter.read_text()), chapter.name)
+            points = sum(ex.points for ex in found)  # 1, 2 or 3 each, by difficulty
+            assert points > len(found), f"{chapter.stem}: every exercise is worth the same"
             solved = gb.find_submission_notebook(chapter.stem, "book", "solutions")
             untouched = gb.find_submission_notebook(chapter.stem, "book", "untouched")
-            assert solved.max_score == n_exercises
-            assert solved.score == n_exercises, f"{chapter.stem}: the solutions scored {solved.score}/{n_exercises}"
+            assert solved.max_score == points
+            assert solved.score == points, f"{chapter.stem}: the solutions scored {solved.score}/{points}"
             assert untouched.score == 0, f"{chapter.stem}: the untouched student copy scored {untouched.score}"
         for stem, (label, _) in SHORTCUTS.items():
-            n_exercises = len(course.exercises(json.loads((ROOT / "book" / f"{stem}.ipynb").read_text()), stem))
+            notebook = json.loads((ROOT / "book" / f"{stem}.ipynb").read_text())
+            found = {ex.label: ex for ex in course.exercises(notebook, stem)}
+            points = sum(ex.points for ex in found.values())
             shortcut = gb.find_grade(f"{label}-check", stem, "book", "shortcuts")
+            assert shortcut.max_score == found[label].points
             assert shortcut.score == 0, f"{stem}: the shortcut answer to {label} scored {shortcut.score}"
             total = gb.find_submission_notebook(stem, "book", "shortcuts").score
-            assert total == n_exercises - 1, f"{stem}: with one shortcut the answers scored {total}/{n_exercises}"
+            expected = points - found[label].points
+            assert total == expected, f"{stem}: with one shortcut the answers scored {total}/{points}, not {expected}"
