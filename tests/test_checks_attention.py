@@ -12,6 +12,12 @@ from gpt2lite.checks import (
     check_masked_softmax,
     check_split_merge_heads,
 )
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.functional import scaled_dot_product_attention as sdpa
+import gpt2lite.attention
+from gpt2lite.attention import causal_mask, explicit_attention
+from gpt2lite.checks import attention as ch4
 
 
 def causal_mask_for(T):
@@ -154,3 +160,36 @@ def test_checks_are_importable_by_name():
     assert all(callable(getattr(checks, name)) for name in ["check_causal_attention", "check_causal_mask"])
     with pytest.raises(AttributeError, match="no attribute 'check_nothing'"):
         checks.check_nothing
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _mha(q, k, v):
+    B, H, T, hd = q.shape
+    mha = nn.MultiheadAttention(H * hd, H, batch_first=True)
+    return mha(q, k, v)[0]
+
+
+SHORTCUTS = [
+    ("check_causal_mask", lambda T: causal_mask(T, T), r"gpt2lite\.attention\.causal_mask"),
+    ("check_causal_mask", lambda T: gpt2lite.attention.causal_mask(T, T), r"gpt2lite\.attention\.causal_mask"),
+    ("check_causal_attention", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+     r"F\.scaled_dot_product_attention"),
+    ("check_causal_attention", lambda q, k, v: sdpa(q, k, v, is_causal=True), r"F\.scaled_dot_product_attention"),
+    ("check_causal_attention", lambda q, k, v: torch._C._nn.scaled_dot_product_attention(q, k, v, is_causal=True),
+     r"F\.scaled_dot_product_attention"),
+    ("check_causal_attention", lambda q, k, v: explicit_attention(q, k, v)[0],
+     r"gpt2lite\.attention\.explicit_attention"),
+    ("check_causal_attention", lambda q, k, v: gpt2lite.attention.explicit_attention(q, k, v)[0],
+     r"gpt2lite\.attention\.explicit_attention"),
+    ("check_causal_attention", _mha, r"nn\.MultiheadAttention"),
+    ("check_causal_attention", lambda q, k, v: ch4._attention_mistakes(q, k, v),
+     r"gpt2lite\.checks\.attention\._attention_mistakes"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_masked_softmax': 'softmax itself is allowed; the exercise is where the mask goes',
+    'check_split_merge_heads': 'view and transpose are the answer, not a shortcut to it',
+}

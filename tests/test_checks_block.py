@@ -6,6 +6,13 @@ import pytest
 import torch
 
 from gpt2lite.checks import CheckFailed, check_block_params, check_gelu_tanh, check_layernorm, check_pre_ln_block
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.functional import layer_norm
+from gpt2lite import GPTConfig
+from gpt2lite.checks import block as ch5
+from gpt2lite.checks._core import meta_model
+from gpt2lite.model import Block
 
 
 def stub(*args):
@@ -177,3 +184,51 @@ def test_checks_leave_the_global_rng_alone():
     state = torch.get_rng_state()
     check_pre_ln_block(pre_ln_block)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+ASSIGNED_LAYER_NORM = F.layer_norm  # an alias made before any check ran
+
+
+def _layernorm_module(x, gain, bias, eps):
+    ln = torch.nn.LayerNorm(x.size(-1), eps=eps)
+    with torch.no_grad():
+        ln.weight.copy_(gain)
+        ln.bias.copy_(bias)
+    return ln(x)
+
+
+def _block_with_layer_norm(x, block):
+    h = F.layer_norm(x, (x.size(-1),), block.ln_1.weight, block.ln_1.bias)
+    return x + h
+
+
+def _pre_ln_count(C):
+    with torch.device("meta"):
+        return sum(p.numel() for p in Block(GPTConfig(n_embd=C, n_head=1)).parameters())
+
+
+SHORTCUTS = [
+    ("check_layernorm", lambda x, g, b, eps: F.layer_norm(x, (x.size(-1),), g, b, eps), r"F\.layer_norm"),
+    ("check_layernorm", lambda x, g, b, eps: layer_norm(x, (x.size(-1),), g, b, eps), r"F\.layer_norm"),
+    ("check_layernorm", lambda x, g, b, eps: ASSIGNED_LAYER_NORM(x, (x.size(-1),), g, b, eps), r"F\.layer_norm"),
+    ("check_layernorm", lambda x, g, b, eps: torch.layer_norm(x, (x.size(-1),), g, b, eps), r"torch\.layer_norm"),
+    ("check_layernorm", _layernorm_module, r"nn\.LayerNorm"),
+    ("check_gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), r"F\.gelu"),
+    ("check_gelu_tanh", lambda x: torch._C._nn.gelu(x, approximate="tanh"), r"F\.gelu"),
+    ("check_gelu_tanh", lambda x: torch.nn.GELU(approximate="tanh")(x), r"nn\.GELU"),
+    ("check_block_params", _pre_ln_count, r"Block"),
+    ("check_block_params", lambda C: meta_model(GPTConfig(n_embd=C, n_head=1, n_layer=1)).num_parameters(),
+     r"meta_model"),
+    ("check_block_params", lambda C: ch5._block_parameters(C), r"gpt2lite\.checks\.block\._block_parameters"),
+    ("check_pre_ln_block", lambda x, block: block.forward(x)[0], r"block"),
+    ("check_pre_ln_block", lambda x, block: x + block.attn.c_attn(x)[..., :x.size(-1)],
+     r"block\.attn\.c_attn"),
+    ("check_pre_ln_block", _block_with_layer_norm, r"F\.layer_norm"),
+    ("check_pre_ln_block", lambda x, block: ch5._by_hand(x, block), r"gpt2lite\.checks\.block\._by_hand"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {}

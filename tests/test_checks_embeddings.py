@@ -11,6 +11,10 @@ from gpt2lite.checks import (
     check_nearest,
     check_shift_matrix,
 )
+import torch.nn as nn
+from torch.nn.functional import embedding
+from gpt2lite.checks import embeddings as ch3
+from gpt2lite.checks._core import meta_model
 
 
 def stub(*args):
@@ -180,3 +184,31 @@ def test_shift_matrix_passes(capsys):
 def test_shift_matrix_catches(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check_shift_matrix(wrong)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _rotation(k, C):
+    freq = 10000.0 ** (-torch.arange(0, C, 2, dtype=torch.float64) / C)
+    return ch3._rotation(k, C, freq, (torch.arange(0, C, 2), torch.arange(1, C, 2))).float()
+
+
+SHORTCUTS = [
+    ("check_embed_onehot", lambda idx, W: F.embedding(idx, W), r"F\.embedding"),
+    ("check_embed_onehot", lambda idx, W: embedding(idx, W), r"F\.embedding"),
+    ("check_embed_onehot", lambda idx, W: torch.embedding(W, idx), r"torch\.embedding"),
+    ("check_embed_onehot", lambda idx, W: nn.Embedding.from_pretrained(W)(idx), r"nn\.Embedding\.from_pretrained"),
+    ("check_embed_onehot", lambda idx, W: W.index_select(0, idx.flatten()).view(*idx.shape, -1),
+     r"Tensor\.index_select"),
+    ("check_embedding_params", lambda cfg: meta_model(cfg).transformer.wte.weight.numel()
+     + meta_model(cfg).transformer.wpe.weight.numel(), r"meta_model"),
+    ("check_embedding_params", lambda cfg: nn.Embedding(cfg.vocab_size, cfg.n_embd, device="meta").weight.numel(),
+     r"nn\.Embedding"),
+    ("check_nearest", lambda W, i, k: ch3._reference_nearest(F.normalize(W, dim=-1) @ F.normalize(W, dim=-1)[i], i, k),
+     r"gpt2lite\.checks\.embeddings\._reference_nearest"),
+    ("check_shift_matrix", _rotation, r"gpt2lite\.checks\.embeddings\._rotation"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {}

@@ -10,6 +10,13 @@ from gpt2lite.checks import (
     check_gpt_num_parameters,
     check_masked_lm_loss,
 )
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.functional import nll_loss
+import gpt2lite.attention
+from gpt2lite import GPT, GPTConfig
+from gpt2lite.attention import causal_mask
+from gpt2lite.checks._core import meta_model
 
 
 def stub(*args, **kwargs):
@@ -194,3 +201,40 @@ def test_checks_leave_the_global_random_state_alone():
     check_masked_lm_loss(masked_lm_loss)
     check_gpt_num_parameters(gpt_num_parameters)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _masked_nll(logits, targets):
+    return nll_loss(logits.log_softmax(-1).flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+def _meta_count(V, T, L, C, pre_ln=True):
+    return meta_model(GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=1, n_embd=C, pre_ln=pre_ln)
+                      ).num_parameters()
+
+
+def _gpt_count(V, T, L, C, pre_ln=True):
+    with torch.device("meta"):
+        return GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=1, n_embd=C, pre_ln=pre_ln)).num_parameters()
+
+
+SHORTCUTS = [
+    ("check_attention_mask", lambda tq, tk, causal: causal_mask(tq, tk) if causal else torch.ones(tq, tk, dtype=bool),
+     r"gpt2lite\.attention\.causal_mask"),
+    ("check_attention_mask", lambda tq, tk, causal: gpt2lite.attention.causal_mask(tq, tk),
+     r"gpt2lite\.attention\.causal_mask"),
+    ("check_masked_lm_loss", lambda lg, t: F.cross_entropy(lg.flatten(0, 1), t.flatten(), ignore_index=-100),
+     r"F\.cross_entropy"),
+    ("check_masked_lm_loss", _masked_nll, r"F\.nll_loss"),
+    ("check_masked_lm_loss", lambda lg, t: nn.CrossEntropyLoss()(lg.flatten(0, 1), t.flatten()),
+     r"nn\.CrossEntropyLoss"),
+    ("check_gpt_num_parameters", _meta_count, r"meta_model"),
+    ("check_gpt_num_parameters", _gpt_count, r"GPT"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_bert_mask': "random masking of the reader's own design; nothing ready-made does it",
+}

@@ -12,6 +12,10 @@ from gpt2lite.checks import (
     check_trigram,
     check_uniform_nll,
 )
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.functional import nll_loss
+from gpt2lite.checks import language_models as ch1
 
 
 def stub(*args):
@@ -179,3 +183,29 @@ def test_trigram_probs_catches(wrong, hint):
 def test_trigram_loss_catches(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_trigram(trigram_probs, wrong)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _own_trigram(ids, V):
+    counts = torch.bincount((ids[:-2] * V + ids[1:-1]) * V + ids[2:], minlength=V**3).view(V, V, V) + 1.0
+    return counts / counts.sum(-1, keepdim=True)
+
+
+SHORTCUTS = [
+    ("check_uniform_nll", lambda t, V: F.cross_entropy(torch.zeros(len(t), V), t).item(), r"F\.cross_entropy"),
+    ("check_uniform_nll", lambda t, V: nll_loss(torch.full((len(t), V), -math.log(V)), t).item(), r"F\.nll_loss"),
+    ("check_uniform_nll", lambda t, V: nn.CrossEntropyLoss()(torch.zeros(len(t), V), t).item(),
+     r"nn\.CrossEntropyLoss"),
+    ("check_trigram", (ch1._reference_trigram, lambda P3, ids: -P3.log()[ids[:-2], ids[1:-1], ids[2:]].mean()),
+     r"gpt2lite\.checks\.language_models\._reference_trigram"),
+    ("check_trigram", (_own_trigram, lambda P3, ids: F.nll_loss(P3.log()[ids[:-2], ids[1:-1]], ids[2:])),
+     r"F\.nll_loss"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_pair_probability': "the answer is one entry of the chapter's own table P; no function computes it",
+    'check_bigram_temperature': "a few tensor operations on the reader's table; nothing ready-made does it",
+}

@@ -12,6 +12,11 @@ from gpt2lite.checks import (
     check_uniform_loss,
     check_weight_bytes,
 )
+import torch.nn.functional as F
+import gpt2lite.train
+from gpt2lite import GPT
+from gpt2lite.checks._core import meta_model
+from gpt2lite.train import next_token_loss
 
 
 def stub(*args):
@@ -144,3 +149,25 @@ def test_count_parameters_catches(mistake, message):
 def test_count_parameters_catches_other(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check_count_parameters(wrong)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+SHORTCUTS = [
+    ("check_weight_bytes", lambda cfg, dtype: meta_model(cfg).num_parameters() * dtype.itemsize, r"meta_model"),
+    ("check_weight_bytes", lambda cfg, dtype: GPT(cfg).num_parameters() * dtype.itemsize, r"GPT"),
+    ("check_lm_loss", lambda lg, t: F.cross_entropy(lg.flatten(0, 1), t.flatten()), r"F\.cross_entropy"),
+    ("check_lm_loss", lambda lg, t: torch._C._nn.cross_entropy_loss(lg.flatten(0, 1), t.flatten()),
+     r"torch\._C\._nn\.cross_entropy_loss"),
+    ("check_lm_loss", lambda lg, t: next_token_loss(lambda x: lg, None, t), r"gpt2lite\.train\.next_token_loss"),
+    ("check_lm_loss", lambda lg, t: gpt2lite.train.next_token_loss(lambda x: lg, None, t),
+     r"gpt2lite\.train\.next_token_loss"),
+    ("check_count_parameters", lambda cfg: meta_model(cfg).num_parameters(), r"meta_model"),
+    ("check_count_parameters", lambda cfg: GPT(cfg).num_parameters(), r"GPT"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_uniform_loss': 'log(V) is arithmetic on the config; nothing ready-made computes it',
+}

@@ -11,6 +11,11 @@ from gpt2lite.checks import (
     check_convert_entry,
     check_keys_to_transpose,
 )
+from pathlib import Path
+import gpt2lite.pretrained
+from gpt2lite import GPT
+from gpt2lite.checks import pretrained as ch9
+from gpt2lite.pretrained import hf_to_ours
 
 CONV1D = (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight")
 BUFFERS = (".attn.bias", ".attn.masked_bias")
@@ -182,3 +187,25 @@ def test_checks_leave_the_global_random_state_alone():
     check_keys_to_transpose(keys_to_transpose)
     check_compare_logits(compare_logits)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _by_hf_to_ours(state):
+    return {key for key in state if hf_to_ours({key: state[key]}, None)}
+
+
+SHORTCUTS = [
+    ("check_keys_to_transpose", _by_hf_to_ours, r"gpt2lite\.pretrained\.hf_to_ours"),
+    ("check_convert_entry", lambda key, tensor: ch9._convert(key, tensor), r"gpt2lite\.checks\.pretrained\._convert"),
+    ("check_checkpoint_parameters", lambda path: GPT.from_pretrained(Path(path).parent).num_parameters(),
+     r"GPT\.from_pretrained"),
+    ("check_checkpoint_parameters", lambda path: gpt2lite.pretrained.load_pretrained(Path(path).parent)
+     .num_parameters(), r"gpt2lite\.pretrained\.load_pretrained"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_compare_logits': 'max and abs are the answer; there is no library comparison to refuse',
+}

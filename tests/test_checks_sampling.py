@@ -14,6 +14,9 @@ from gpt2lite.checks import (
     check_top_p_filter,
 )
 from gpt2lite.generate import generate
+import gpt2lite.generate
+from gpt2lite.checks import sampling as ch8
+from gpt2lite.generate import filter_logits
 
 NEG_INF = float("-inf")
 
@@ -332,3 +335,28 @@ def test_kv_generate_leaves_the_check_models_as_they_were():
         assert "new_cache" not in vars(model)
         assert all(not m._forward_pre_hooks for m in model.modules())
         model.generate(torch.zeros(1, 1, dtype=torch.long), 2, temperature=0)  # the package's cache works again
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+SHORTCUTS = [
+    ("check_top_k_filter", lambda logits, k: filter_logits(logits, top_k=k), r"gpt2lite\.generate\.filter_logits"),
+    ("check_top_k_filter", lambda logits, k: gpt2lite.generate.filter_logits(logits, top_k=k),
+     r"gpt2lite\.generate\.filter_logits"),
+    ("check_top_p_filter", lambda logits, p: filter_logits(logits, top_p=p), r"gpt2lite\.generate\.filter_logits"),
+    ("check_top_p_filter", lambda logits, p: gpt2lite.generate.filter_logits(logits, top_p=p),
+     r"gpt2lite\.generate\.filter_logits"),
+    ("check_top_p_filter", lambda logits, p: ch8._nucleus_mistakes(logits, p), r"_nucleus_mistakes"),
+    ("check_greedy_decode", lambda model, idx, n: model.generate(idx, n, temperature=0, use_cache=False),
+     r"model\.generate"),
+    ("check_greedy_decode", lambda model, idx, n: gpt2lite.generate.generate(model, idx, n, temperature=0),
+     r"model\.generate"),
+    ("check_kv_generate", lambda model, idx, n: (model.generate(idx, n, temperature=0), None),
+     r"model\.generate"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_apply_temperature': 'softmax itself is allowed; the exercise is the division and the T=0 case',
+}

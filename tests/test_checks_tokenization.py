@@ -15,6 +15,8 @@ from gpt2lite.checks import (
     check_to_bytes,
 )
 from gpt2lite.tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer
+from gpt2lite.checks import tokenization as ch2
+from gpt2lite.tokenizer import BPETokenizer
 
 tiktoken = pytest.importorskip("tiktoken")
 
@@ -234,3 +236,39 @@ def _first_split(ranks):
 def test_recover_merges_catches(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_recover_merges(wrong)
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _tokenizer_bytes(ids, merges):
+    tok = BPETokenizer()
+    tok.merges = dict(merges)
+    tok._build_vocab()
+    return tok.decode_bytes(ids)
+
+
+def _trained_merge(text):
+    tok = BPETokenizer()
+    tok.train(text, vocab_size=257)
+    return next(iter(tok.merges), None)
+
+
+def _gpt2_merges(ranks):
+    return {pair: i for pair, i in BPETokenizer.from_tiktoken("gpt2").merges.items() if i < len(ranks)}
+
+
+SHORTCUTS = [
+    ("check_to_bytes", _tokenizer_bytes, r"gpt2lite\.tokenizer\.(BPETokenizer\.)?__init__"),
+    ("check_to_bytes", lambda ids, merges: ch2._expand(ids, merges), r"gpt2lite\.checks\.tokenization\._expand"),
+    ("check_first_merge", _trained_merge, r"gpt2lite\.tokenizer\.(BPETokenizer\.)?__init__"),
+    ("check_first_merge", lambda text: ch2._trained_first_merge(text), r"_trained_first_merge"),
+    ("check_stream_decode", lambda ids, vocab: ch2._stream(ids, vocab), r"gpt2lite\.checks\.tokenization\._stream"),
+    ("check_recover_merges", _gpt2_merges, r"gpt2lite\.tokenizer\.(BPETokenizer\.)?from_tiktoken"),
+    ("check_recover_merges", lambda ranks: ch2._recover(ranks), r"gpt2lite\.checks\.tokenization\._recover"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {
+    'check_sizes': 'counting lengths of strings and lists; there is nothing to call',
+}

@@ -17,6 +17,10 @@ from gpt2lite.checks._core import meta_model
 from gpt2lite.checks.training import _DECAY_CONFIGS, _split
 from gpt2lite.data import get_batch
 from gpt2lite.train import TrainConfig, configure_optimizer, next_token_loss
+import gpt2lite.data
+import gpt2lite.train
+from gpt2lite.checks import training as ch7
+from gpt2lite.train import TrainConfig, configure_optimizer, estimate_loss, lr_at
 
 
 def stub(*args):
@@ -205,3 +209,40 @@ def test_estimate_loss_model_is_a_gpt_with_dropout():
     seen = []
     check_estimate_loss(lambda model, *args: seen.append(model) or my_estimate(model, *args))
     assert isinstance(seen[0], GPT) and seen[0].config.dropout > 0
+
+
+# ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
+# Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
+
+def _lr_scheduler(step, cfg):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg) / cfg.learning_rate)
+    for _ in range(step):
+        sched.step()
+    return opt.param_groups[0]["lr"]
+
+
+def _by_configure_optimizer(model):
+    decay, other = (g["params"] for g in configure_optimizer(model, TrainConfig()).param_groups)
+    return len(decay), sum(p.numel() for p in decay), len(other), sum(p.numel() for p in other)
+
+
+def _by_estimate_loss(model, data, B, T, iters, seed):
+    cfg = TrainConfig(batch_size=B, block_size=T, eval_iters=iters, seed=seed, device="cpu")
+    return estimate_loss(model, {"val": data}, cfg)["val"]
+
+
+SHORTCUTS = [
+    ("check_lr_schedule", lambda step, cfg: lr_at(step, cfg), r"gpt2lite\.train\.lr_at"),
+    ("check_lr_schedule", lambda step, cfg: gpt2lite.train.lr_at(step, cfg), r"gpt2lite\.train\.lr_at"),
+    ("check_lr_schedule", _lr_scheduler, r"torch\.optim\.lr_scheduler\."),
+    ("check_lr_schedule", lambda step, cfg: ch7._schedule(step, cfg), r"gpt2lite\.checks\.training\._schedule"),
+    ("check_get_batch", lambda data, B, T, g: gpt2lite.data.get_batch(data, B, T, g), r"gpt2lite\.data\.get_batch"),
+    ("check_get_batch", lambda data, B, T, g: ch7.get_batch(data, B, T, g), r"gpt2lite\.data\.get_batch"),
+    ("check_decay_split", _by_configure_optimizer, r"gpt2lite\.train\.configure_optimizer"),
+    ("check_decay_split", lambda model: ch7._split(list(model.parameters())), r"gpt2lite\.checks\.training\._split"),
+    ("check_estimate_loss", _by_estimate_loss, r"gpt2lite\.train\.estimate_loss"),
+]
+
+# Checks with no ready-made answer to refuse, and why.
+NO_SHORTCUT = {}
