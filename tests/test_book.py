@@ -3,6 +3,7 @@
 (nbval, run on book/ by the same pytest command, re-executes every chapter and compares its outputs.)
 """
 
+import difflib
 import html as html_lib
 import json
 import os
@@ -173,11 +174,67 @@ def test_exercises_are_checkable(path):
     levels = [course.LEVELS[ex.level] for ex in found]
     assert levels == sorted(levels), f"exercises go from easy to hard: {[ex.level for ex in found]}"
     assert all(5 <= ex.minutes <= 90 for ex in found), [ex.minutes for ex in found]
+    assert len({ex.kind for ex in found}) >= 2, f"one kind of exercise only: {[ex.kind for ex in found]}"
     for ex in found:
         assert ":class: dropdown" in source(all_cells[ex.solution - 1])
         assert all(hasattr(checks, name) for name in ex.checks), f"{ex.label}: unknown check {ex.checks}"
         outputs = "".join(course.source({"source": o.get("text", "")}) for o in all_cells[ex.check]["outputs"])
         assert outputs.startswith("✓ "), f"{ex.label}: the check cell must run and report success"
+
+
+def _code_lines(text: str) -> list[str]:
+    """The lines that carry code: comments, blank lines, imports and lines under 8 characters dropped, spaces
+    removed (so that renaming nothing but the layout does not hide a copy)."""
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"\s+", "", line.split("#")[0]) if "#" in line and "'" not in line and '"' not in line \
+            else re.sub(r"\s+", "", line)
+        if len(line) >= 8 and not line.startswith(("import", "from", "@")):
+            out.append(line)
+    return out
+
+
+def _answer(cell: dict) -> str:
+    text = source(cell)
+    return text.split(course.BEGIN, 1)[1].split(course.END, 1)[0]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_solutions_are_not_copies_of_the_chapter(path):
+    """An exercise asks for what the chapter has not shown. Measured: the share of an answer's code lines that
+    stand nearly to the letter (difflib ratio >= 0.85) in one code cell of the chapter outside the exercises; more
+    than 40% is a copy, and so is a one-line answer found anywhere in the chapter."""
+    nb = json.loads(path.read_text())
+    found = course.exercises(nb, path.name)
+    exercise_cells = {i for ex in found for i in (ex.solution, ex.check)}
+    shown = [_code_lines(source(c)) for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and i not in exercise_cells]
+    copies = {}
+    for ex in found:
+        answer = _code_lines(_answer(nb["cells"][ex.solution]))
+        assert answer, f"{ex.label}: the answer has no code"
+
+        def copied(cell_lines, answer=answer):
+            return [a for a in answer
+                    if any(difflib.SequenceMatcher(None, a, b).ratio() >= 0.85 for b in cell_lines)]
+
+        share = max((len(copied(lines)) / len(answer) for lines in shown), default=0.0)
+        if share > 0.4 or (len(answer) == 1 and share > 0):
+            copies[ex.label] = f"{share:.0%} of {len(answer)} lines"
+    assert not copies, f"answers that retype the chapter's code: {copies}"
+
+
+def test_the_book_asks_for_every_kind_of_exercise():
+    """Variations, derivations, measurements and bug hunts, at least five of each; no exercise repeats another (one
+    title, one check each)."""
+    found = [ex for p in CHAPTERS for ex in course.exercises(json.loads(p.read_text()), p.name)]
+    per_kind = {kind: sum(ex.kind == kind for ex in found) for kind in course.KINDS}
+    assert all(n >= 5 for n in per_kind.values()), per_kind
+    titles = [ex.title.lower() for ex in found]
+    assert len(set(titles)) == len(titles), sorted(t for t in titles if titles.count(t) > 1)
+    used = [name for ex in found for name in ex.checks]
+    assert len(set(used)) == len(used), sorted(n for n in used if used.count(n) > 1)
+    assert set(used) == set(checks._WHERE), set(checks._WHERE) ^ set(used)
 
 
 def test_nbgrader_metadata_is_up_to_date():

@@ -6,7 +6,6 @@ Each chapter's shortcuts live beside its other check tests, in tests/test_checks
 (check, answer, the call the failure must name) and a dict NO_SHORTCUT of the checks with nothing ready-made to
 refuse, each with the reason. This file collects them."""
 
-import ast
 import importlib
 import json
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 import gpt2lite.checks
 from gpt2lite import course
 from gpt2lite.checks import CheckFailed
+from solutions_script import _solutions_script
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 MODULES = sorted(set(gpt2lite.checks._WHERE.values()))
@@ -43,41 +43,6 @@ def test_every_check_is_either_guarded_or_listed_as_having_no_shortcut():
         listed = {check for check, _, _ in TABLES[m].SHORTCUTS} | set(TABLES[m].NO_SHORTCUT)
         assert {gpt2lite.checks._WHERE[c] for c in listed} <= {m}, (m, listed)
     assert all(len(why) > 20 for why in NO_SHORTCUT.values())
-
-
-# ------------------------------------------------------------------------------ the chapters' own solutions
-def _definitions(source: str) -> str:
-    """The imports, functions, classes and literal constants of a cell: what later cells may need, without
-    running the chapter's computations (training, plots)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # a cell with IPython magics
-        return ""
-
-    def literal(node: ast.AST) -> bool:
-        try:
-            ast.literal_eval(node.value)
-        except ValueError:
-            return False
-        return True
-
-    kept = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
-            or isinstance(n, ast.Assign) and literal(n)]
-    return "\n".join(ast.get_source_segment(source, n) for n in kept)
-
-
-def _solutions_script(chapter: Path) -> str:
-    """A script that defines each exercise's solution (after the definitions of the cells above it) and calls the
-    check of its check cell."""
-    nb = json.loads(chapter.read_text())
-    parts, done = ["import math", "import torch", "import torch.nn as nn", "import torch.nn.functional as F"], 0
-    for ex in course.exercises(nb, chapter.name):
-        parts += [_definitions(course.source(c)) for c in nb["cells"][done:ex.solution] if c["cell_type"] == "code"]
-        parts.append(course.source(nb["cells"][ex.solution]))
-        check = course.source(nb["cells"][ex.check]).splitlines()
-        parts += [line for line in check if line.startswith(("from gpt2lite.checks", "check_"))]
-        done = ex.check + 1
-    return "\n".join(parts)
 
 
 @pytest.mark.slow
