@@ -235,6 +235,10 @@ def test_the_book_asks_for_every_kind_of_exercise():
     used = [name for ex in found for name in ex.checks]
     assert len(set(used)) == len(used), sorted(n for n in used if used.count(n) > 1)
     assert set(used) == set(checks._WHERE), set(checks._WHERE) ^ set(used)
+    plural = {"variation": "variations", "derivation": "derivations", "measurement": "measurements",
+              "bug hunt": "bug hunts"}
+    said = ", ".join(f"{per_kind[k]} {plural[k]}" for k in course.KINDS[:-1]) + f" and {per_kind['bug hunt']} bug hunts"
+    assert f"Every exercise ({len(found)}, in ten chapters: {said})" in (ROOT / "README.md").read_text()
 
 
 def test_nbgrader_metadata_is_up_to_date():
@@ -242,6 +246,7 @@ def test_nbgrader_metadata_is_up_to_date():
     assert course.main(["mark", "--check", str(ROOT / "book")]) == 0
 
 
+@pytest.mark.slow
 def test_book_builds_strictly(tmp_path):
     result = subprocess.run(
         [JUPYTER_BOOK, "build", "-W", "-n", "--keep-going", "--all", str(ROOT), "--path-output", str(tmp_path)],
@@ -281,6 +286,7 @@ def visible_code(page: str) -> str:
     return "\n".join(html_lib.unescape(re.sub(r"<[^>]+>", "", block)) for block in re.findall(r"<pre.*?</pre>", page, re.S))
 
 
+@pytest.mark.slow
 def test_book_builds_without_solutions(tmp_path):
     """One switch (GPT2LITE_HIDE_SOLUTIONS=1) leaves every solution out of the pages, and keeps exercises and checks."""
     env = {**os.environ, "GPT2LITE_HIDE_SOLUTIONS": "1"}

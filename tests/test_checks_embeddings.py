@@ -7,14 +7,13 @@ import torch.nn.functional as F
 from gpt2lite.checks import (
     CheckFailed,
     check_embed_onehot,
-    check_embedding_params,
+    check_chunk_embedding,
     check_nearest,
     check_shift_matrix,
 )
 import torch.nn as nn
 from torch.nn.functional import embedding
 from gpt2lite.checks import embeddings as ch3
-from gpt2lite.checks._core import meta_model
 
 
 def stub(*args):
@@ -59,28 +58,44 @@ def test_embed_onehot_catches(wrong, message):
         check_embed_onehot(wrong)
 
 
-# ---------------------------------------------------------------------- ex-03-params
-def embedding_params(config):
-    return config.vocab_size * config.n_embd + config.block_size * config.n_embd
+# ---------------------------------------------------------------------- ex-03-chunk
+def embed_chunk(idx, wte, wpe, start):
+    positions = start + torch.ones_like(idx).cumsum(dim=1) - 1  # (B, T)
+    return wte[idx] + wpe[positions]
 
 
-def test_embedding_params_passes(capsys):
-    check_embedding_params(embedding_params)
-    assert capsys.readouterr().out.startswith("✓ embedding_params matches")
+def test_chunk_embedding_passes(capsys):
+    check_chunk_embedding(embed_chunk)
+    assert capsys.readouterr().out.startswith("✓ embed_chunk places every chunk at positions start")
+
+
+def _chunk(dim=1, offset=-1, use_start=True, tokens=True, positions=True):
+    """embed_chunk with the exercise's bugs (cumsum over dim=0, no - 1) and other mistakes switched on."""
+    def embed_chunk(idx, wte, wpe, start):
+        where = (start if use_start else 0) + torch.ones_like(idx).cumsum(dim=dim) + offset
+        return (wte[idx] if tokens else 0) + (wpe[where] if positions else 0)
+    return embed_chunk
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda cfg: cfg.vocab_size * cfg.n_embd, "token table alone"),
-    (lambda cfg: cfg.block_size * cfg.n_embd, "position table alone"),
-    (lambda cfg: 2 * cfg.vocab_size * cfg.n_embd + cfg.block_size * cfg.n_embd, "weight tying"),
-    (lambda cfg: cfg.vocab_size + cfg.block_size, "n_embd columns"),
-    (lambda cfg: (cfg.vocab_size + cfg.block_size) * cfg.n_embd / 1, "it is a float"),
-    (lambda cfg: cfg.vocab_size * cfg.n_layer, "wte is vocab_size x n_embd"),
+    (_chunk(dim=0, offset=0), "both bugs are still there"),
+    (_chunk(dim=0), "count down the batch"),
+    (_chunk(offset=0), "one too far"),
+    (_chunk(use_start=False), "restart at 0"),
+    (_chunk(positions=False), "position vectors are missing"),
+    (_chunk(tokens=False), "token vectors are missing"),
+    (lambda idx, wte, wpe, start: wte[idx] + wpe[start + 1:start + 1 + idx.shape[1]], "one too far|past wpe"),
     (stub, "not written yet"),
 ])
-def test_embedding_params_catches(wrong, message):
+def test_chunk_embedding_catches(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        check_embedding_params(wrong)
+        check_chunk_embedding(wrong)
+
+
+def test_chunk_embedding_names_an_index_past_the_table():
+    with pytest.raises(CheckFailed, match=r"IndexError(.|\n)*an index past wpe's 16 rows"):
+        check_chunk_embedding(lambda idx, wte, wpe, start:
+            wte[idx] + wpe[start + len(wpe) + torch.arange(idx.shape[1])])
 
 
 # ---------------------------------------------------------------------- ex-03-neighbours
@@ -201,10 +216,8 @@ SHORTCUTS = [
     ("check_embed_onehot", lambda idx, W: nn.Embedding.from_pretrained(W)(idx), r"nn\.Embedding\.from_pretrained"),
     ("check_embed_onehot", lambda idx, W: W.index_select(0, idx.flatten()).view(*idx.shape, -1),
      r"Tensor\.index_select"),
-    ("check_embedding_params", lambda cfg: meta_model(cfg).transformer.wte.weight.numel()
-     + meta_model(cfg).transformer.wpe.weight.numel(), r"meta_model"),
-    ("check_embedding_params", lambda cfg: nn.Embedding(cfg.vocab_size, cfg.n_embd, device="meta").weight.numel(),
-     r"nn\.Embedding"),
+    ("check_chunk_embedding", lambda idx, wte, wpe, start: ch3._reference_chunk(idx, wte, wpe, start),
+     r"gpt2lite\.checks\.embeddings\._reference_chunk"),
     ("check_nearest", lambda W, i, k: ch3._reference_nearest(F.normalize(W, dim=-1) @ F.normalize(W, dim=-1)[i], i, k),
      r"gpt2lite\.checks\.embeddings\._reference_nearest"),
     ("check_shift_matrix", _rotation, r"gpt2lite\.checks\.embeddings\._rotation"),

@@ -5,53 +5,80 @@ import torch
 
 from gpt2lite.checks import (
     CheckFailed,
-    check_attention_mask,
     check_bert_mask,
-    check_gpt_num_parameters,
     check_masked_lm_loss,
+    check_next_token_cheat,
+    check_padding_mask,
 )
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.functional import nll_loss
 import gpt2lite.attention
+import gpt2lite.train
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.attention import causal_mask
-from gpt2lite.checks._core import meta_model
+from gpt2lite.checks import gpt_bert
+from gpt2lite.data import get_batch
+from gpt2lite.train import TrainConfig, train
 
 
 def stub(*args, **kwargs):
     raise NotImplementedError("your code here")
 
 
-def attention_mask(t_query, t_key, causal, *, shift=0, always_causal=False):
-    """The book's solution; `shift` moves the diagonal, `always_causal` ignores the flag (classic mistakes)."""
-    if not causal and not always_causal:
-        return torch.ones(t_query, t_key, dtype=torch.bool)
-    query_pos = torch.arange(t_key - t_query, t_key)[:, None]  # (t_query, 1)
-    key_pos = torch.arange(t_key)[None, :]  # (1, t_key)
-    return key_pos <= query_pos + shift
+def padding_mask(lengths, T, causal=False, *, keep=0, rows=False, both=False, always_causal=False,
+                 never_causal=False, flat=False):
+    """The book's solution, with switches that reproduce the classic mistakes."""
+    position = torch.arange(T)
+    real = position[None, :] < lengths[:, None] + keep  # (B, T)
+    if flat:
+        return real
+    allowed = real[:, :, None] if rows else real[:, None, :]
+    if both:
+        allowed = allowed & real[:, :, None]
+    if (causal or always_causal) and not never_causal:
+        allowed = allowed & (position[None, :, None] >= position[None, None, :])
+    return allowed.expand(-1, T, T)
 
 
-def test_attention_mask(capsys):
-    check_attention_mask(attention_mask)
-    assert capsys.readouterr().out.startswith("✓ causal and bidirectional masks match")
+def test_padding_mask(capsys):
+    check_padding_mask(padding_mask)
+    assert capsys.readouterr().out.startswith("✓ padding masks match")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda tq, tk, causal: torch.ones(tq, tk, dtype=torch.bool).tril(0 if causal else tk),
-     r"shift the diagonal by t_key - t_query"),
-    (lambda tq, tk, causal: attention_mask(tq, tk, causal, shift=-1), r"<=, not <"),
-    (lambda tq, tk, causal: attention_mask(tq, tk, causal, shift=1), "one key too far"),
-    (lambda tq, tk, causal: ~attention_mask(tq, tk, causal), "inverse of the mask"),
-    (lambda tq, tk, causal: attention_mask(tq, tk, causal, always_causal=True), "every query sees every key"),
-    (lambda tq, tk, causal: attention_mask(tq, tk, causal).int(), "torch.bool"),
-    (lambda tq, tk, causal: attention_mask(tk, tq, causal).T if causal else attention_mask(tq, tk, causal),
-     "keeps the upper triangle"),
-    (stub, "not written yet"),
+def test_padding_mask_with_a_loop(capsys):
+    def loop(lengths, T, causal=False):
+        out = torch.zeros(len(lengths), T, T, dtype=torch.bool)
+        for b, n in enumerate(lengths.tolist()):
+            for i in range(T):
+                for j in range(n):
+                    out[b, i, j] = j <= i or not causal
+        return out
+
+    check_padding_mask(loop)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(keep=1), r"one pad key too many \(<=, not <\)"),
+    (dict(rows=True), r"hides pad queries \(rows\), not pad keys"),
+    (dict(both=True), "its softmax row is all -inf"),
+    (dict(always_causal=True), "the causal mask even with causal=False"),
+    (dict(never_causal=True), "combine the padding with j <= i"),
+    (dict(flat=True), r"repeat it for every query, shape \(B, T, T\)"),
 ])
-def test_attention_mask_catches(wrong, hint):
+def test_padding_mask_catches(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_attention_mask(wrong)
+        check_padding_mask(lambda lengths, T, causal=False: padding_mask(lengths, T, causal, **mistake))
+
+
+def test_padding_mask_catches_the_inverse_ints_and_a_stub():
+    with pytest.raises(CheckFailed, match="inverse of the mask"):
+        check_padding_mask(lambda lengths, T, causal=False: ~padding_mask(lengths, T, causal))
+    with pytest.raises(CheckFailed, match="torch.bool"):
+        check_padding_mask(lambda lengths, T, causal=False: padding_mask(lengths, T, causal).int())
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check_padding_mask(stub)
 
 
 def bert_mask(x, mask_id, vocab_size, p=0.15, seed=0, *, split=(0.8, 0.9), in_place=False, swap=False,
@@ -154,52 +181,78 @@ def test_masked_lm_loss_catches(wrong, hint):
         check_masked_lm_loss(wrong)
 
 
-def gpt_num_parameters(vocab_size, block_size, n_layer, n_embd, pre_ln=True, *, tied=True, final=(True, False),
-                       ln=2, biases=True, mlp=4, positions=True):
-    """The book's solution, with switches that reproduce the classic mistakes."""
-    C = n_embd
-    b = 1 if biases else 0
-    embeddings = vocab_size * C * (1 if tied else 2) + (block_size * C if positions else 0)
-    layer_norms = 2 * ln * C
-    attention = (C * 3 * C + b * 3 * C) + (C * C + b * C)
-    feed_forward = (C * mlp * C + b * mlp * C) + (mlp * C * C + b * C)
-    last = ln * C if final[0] and pre_ln or final[1] and not pre_ln else 0
-    return embeddings + n_layer * (layer_norms + attention + feed_forward) + last
+def next_token_cheat(config, data, steps, batch_size=32, lr=1e-2, seed=0, *, seed_once=False, shared=False,
+                     zero_grad=True, targets_are_inputs=False, drop_last=False):
+    """The book's solution written as two separate runs, with switches that reproduce the classic mistakes."""
+    curves = []
+    if seed_once:
+        torch.manual_seed(seed)
+    batches = torch.Generator().manual_seed(seed)
+    for causal in (True, False):
+        if not seed_once:
+            torch.manual_seed(seed)
+        model = GPT(config.replace(causal=causal))
+        opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        if not shared:
+            batches = torch.Generator().manual_seed(seed)
+        curve = []
+        for _ in range(steps):
+            x, y = get_batch(data, batch_size, config.block_size, batches)
+            loss = F.cross_entropy(model(x).flatten(0, 1), (x if targets_are_inputs else y).flatten())
+            if zero_grad:
+                opt.zero_grad()
+            loss.backward()
+            opt.step()
+            curve.append(loss.item())
+        curves.append(curve[:-1] if drop_last else curve)
+    return tuple(curves)
 
 
-def test_gpt_num_parameters(capsys):
-    check_gpt_num_parameters(gpt_num_parameters)
-    assert capsys.readouterr().out.startswith("✓ the formula counts every preset")
+def test_next_token_cheat(capsys):
+    check_next_token_cheat(next_token_cheat)
+    out = capsys.readouterr().out
+    assert out.startswith("✓ your run on random tokens reproduces: after 40 steps")
+    # the figures it prints are the ends of this very run
+    data = torch.randint(16, (5000,), generator=torch.Generator().manual_seed(0))
+    config = GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=32)
+    causal, bidirectional = next_token_cheat(config, data, 40)
+    assert f"causal model's loss is {causal[-1]:.2f} nats" in out
+    assert f"the bidirectional one's {bidirectional[-1]:.2f}" in out
+    assert bidirectional[-1] < 0.5 * causal[-1]  # the cheat the exercise measures
 
 
 @pytest.mark.parametrize("mistake, hint", [
-    (dict(tied=False), "count the vocab_size x n_embd matrix once"),
-    (dict(final=(True, True)), "post-LN models .* have no final LayerNorm"),
-    (dict(final=(False, False)), "pre-LN models end with a final LayerNorm"),
-    (dict(positions=False), "position embeddings"),
-    (dict(ln=1), "each LayerNorm has a gain and a bias"),
-    (dict(ln=0), "the LayerNorms are missing"),
-    (dict(biases=False), "the biases of the four linear layers are missing"),
-    (dict(mlp=1), "the MLP is 4x wide"),
-    (dict(mlp=2), r"per block: two LayerNorms \(4C\)"),
+    (dict(seed_once=True), r"starts from other weights: call torch.manual_seed\(seed\)"),
+    (dict(shared=True), "the second model sees other batches"),
+    (dict(zero_grad=False), r"gradients pile up .*zero_grad\(\)"),
+    (dict(targets_are_inputs=True), "the targets are the inputs themselves"),
+    (dict(drop_last=True), "one value per optimizer step"),
 ])
-def test_gpt_num_parameters_catches(mistake, hint):
+def test_next_token_cheat_catches(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_gpt_num_parameters(lambda *args, **kwargs: gpt_num_parameters(*args, **kwargs, **mistake))
+        check_next_token_cheat(lambda *args, **kwargs: next_token_cheat(*args, **kwargs, **mistake))
 
 
-def test_gpt_num_parameters_catches_a_float_and_a_stub():
-    with pytest.raises(CheckFailed, match="return an int"):
-        check_gpt_num_parameters(lambda *args, **kwargs: float(gpt_num_parameters(*args, **kwargs)))
+def test_next_token_cheat_catches_other_settings_a_swap_and_a_stub():
+    def fixed(config, data, steps, batch_size=32, lr=1e-2, seed=0):  # ignores lr and seed
+        return next_token_cheat(config, data, steps, batch_size)
+
+    with pytest.raises(CheckFailed, match="seed=1.*the causal losses"):
+        check_next_token_cheat(fixed)
+    with pytest.raises(CheckFailed, match="the causal losses"):
+        check_next_token_cheat(lambda *args, **kwargs: next_token_cheat(*args, **kwargs)[::-1])
+    with pytest.raises(CheckFailed, match="a pair"):
+        check_next_token_cheat(lambda *args, **kwargs: next_token_cheat(*args, **kwargs)[0])
     with pytest.raises(CheckFailed, match="not written yet"):
-        check_gpt_num_parameters(stub)
+        check_next_token_cheat(stub)
 
 
 def test_checks_leave_the_global_random_state_alone():
     before = torch.random.get_rng_state()
+    check_padding_mask(padding_mask)
     check_bert_mask(bert_mask)
     check_masked_lm_loss(masked_lm_loss)
-    check_gpt_num_parameters(gpt_num_parameters)
+    check_next_token_cheat(next_token_cheat)
     assert torch.equal(torch.random.get_rng_state(), before)
 
 
@@ -210,28 +263,45 @@ def _masked_nll(logits, targets):
     return nll_loss(logits.log_softmax(-1).flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
-def _meta_count(V, T, L, C, pre_ln=True):
-    return meta_model(GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=1, n_embd=C, pre_ln=pre_ln)
-                      ).num_parameters()
+def _via_causal_mask(lengths, T, causal=False):
+    keys = padding_mask(lengths, T)
+    return keys & causal_mask(T, T) if causal else keys
 
 
-def _gpt_count(V, T, L, C, pre_ln=True):
-    with torch.device("meta"):
-        return GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_head=1, n_embd=C, pre_ln=pre_ln)).num_parameters()
+def _via_explicit_attention(lengths, T, causal=False):
+    q = torch.zeros(1, 1, T, 1)
+    gpt2lite.attention.explicit_attention(q, q, q, causal=causal)
+    return padding_mask(lengths, T, causal)
+
+
+def _via_train(config, data, steps, batch_size=32, lr=1e-2, seed=0):
+    cfg = TrainConfig(max_steps=steps, batch_size=batch_size, learning_rate=lr, device="cpu", progress=False)
+    runs = [train(GPT(config.replace(causal=c)), data, data, cfg) for c in (True, False)]
+    return tuple(run.train_loss for run in runs)
+
+
+def _via_module_train(config, data, steps, batch_size=32, lr=1e-2, seed=0):
+    cfg = TrainConfig(max_steps=steps, batch_size=batch_size, learning_rate=lr, device="cpu", progress=False)
+    return gpt2lite.train.train(GPT(config), data, data, cfg).train_loss, []
+
+
+def _via_reference(config, data, steps, batch_size=32, lr=1e-2, seed=0):
+    return gpt_bert._next_token_run(config, data, steps, batch_size, lr, seed)
 
 
 SHORTCUTS = [
-    ("check_attention_mask", lambda tq, tk, causal: causal_mask(tq, tk) if causal else torch.ones(tq, tk, dtype=bool),
-     r"gpt2lite\.attention\.causal_mask"),
-    ("check_attention_mask", lambda tq, tk, causal: gpt2lite.attention.causal_mask(tq, tk),
-     r"gpt2lite\.attention\.causal_mask"),
+    ("check_padding_mask", _via_causal_mask, r"gpt2lite\.attention\.causal_mask"),
+    ("check_padding_mask", lambda lengths, T, causal=False: padding_mask(lengths, T) & gpt2lite.attention.causal_mask(
+        T, T), r"gpt2lite\.attention\.causal_mask"),
+    ("check_padding_mask", _via_explicit_attention, r"gpt2lite\.attention\.explicit_attention"),
     ("check_masked_lm_loss", lambda lg, t: F.cross_entropy(lg.flatten(0, 1), t.flatten(), ignore_index=-100),
      r"F\.cross_entropy"),
     ("check_masked_lm_loss", _masked_nll, r"F\.nll_loss"),
     ("check_masked_lm_loss", lambda lg, t: nn.CrossEntropyLoss()(lg.flatten(0, 1), t.flatten()),
      r"nn\.CrossEntropyLoss"),
-    ("check_gpt_num_parameters", _meta_count, r"meta_model"),
-    ("check_gpt_num_parameters", _gpt_count, r"GPT"),
+    ("check_next_token_cheat", _via_train, r"gpt2lite\.train\.train"),
+    ("check_next_token_cheat", _via_module_train, r"gpt2lite\.train\.train"),
+    ("check_next_token_cheat", _via_reference, r"gpt2lite\.checks\.gpt_bert\._next_token_run"),
 ]
 
 # Checks with no ready-made answer to refuse, and why.

@@ -7,8 +7,8 @@ import torch
 
 from gpt2lite.checks import (
     CheckFailed,
-    check_bigram_temperature,
-    check_pair_probability,
+    check_fixed_bigram,
+    check_smoothing_sweep,
     check_trigram,
     check_uniform_nll,
 )
@@ -20,42 +20,6 @@ from gpt2lite.checks import language_models as ch1
 
 def stub(*args):
     raise NotImplementedError("your code here")
-
-
-# ---- ex-01-pair -------------------------------------------------------------------------------------------------
-
-def pair_probability(pair, P, tok):
-    if len(pair) != 2:
-        raise ValueError(f"pair must be exactly 2 characters, got {pair!r}")
-    a, b = tok.encode(pair)
-    return P[a, b].item()
-
-
-def test_pair_probability(capsys):
-    check_pair_probability(pair_probability)
-    assert capsys.readouterr().out.startswith("✓ pair_probability")
-
-
-def _pair(lookup, check_length=True):
-    """pair_probability with a switchable length check and a given way to read the table."""
-    def pair_probability(pair, P, tok):
-        if check_length and len(pair) != 2:
-            raise ValueError("pair must be 2 characters")
-        a, b = tok.stoi[pair[0]], tok.stoi[pair[1]]
-        return lookup(P, a, b)
-    return pair_probability
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (_pair(lambda P, a, b: P[b, a].item()), "row and column are swapped"),
-    (_pair(lambda P, a, b: math.log(P[a, b].item())), "this is ln p"),
-    (_pair(lambda P, a, b: P[a, b]), r"Python float with \.item\(\)"),
-    (_pair(lambda P, a, b: P[a, b].item(), check_length=False), "raise ValueError when len\\(pair\\) != 2"),
-    (stub, "not written yet"),
-])
-def test_pair_probability_catches(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_pair_probability(wrong)
 
 
 # ---- ex-01-uniform ----------------------------------------------------------------------------------------------
@@ -85,53 +49,95 @@ def test_uniform_nll_catches(wrong, hint):
         check_uniform_nll(wrong)
 
 
-# ---- ex-01-temperature ------------------------------------------------------------------------------------------
+# ---- ex-01-bigram-bug -------------------------------------------------------------------------------------------
 
-def with_temperature(P, tau):
-    if tau <= 0:
-        raise ValueError(f"temperature must be positive, got {tau}")
-    return torch.softmax(P.log() / tau, dim=-1)
-
-
-def test_bigram_temperature(capsys):
-    check_bigram_temperature(with_temperature)
-    assert capsys.readouterr().out.startswith("✓ with_temperature")
-
-
-def _checked(fn):
-    """fn, with the right check of tau in front."""
-    def with_temperature(P, tau):
-        if tau <= 0:
-            raise ValueError("tau must be positive")
-        return fn(P, tau)
-    return with_temperature
-
-
-def _in_place(P, tau):
-    P.pow_(1 / tau)
+def bigram_probs(ids, V):
+    current, following = ids[:-1], ids[1:]
+    N = torch.zeros(V, V)
+    N.index_put_((current, following), torch.ones(len(current)), accumulate=True)
+    P = N + 1
     return P / P.sum(dim=1, keepdim=True)
 
 
-def _negative_only(P, tau):
-    if tau < 0:
-        raise ValueError("tau must not be negative")
-    return torch.softmax(P.log() / tau, dim=-1)
+def test_fixed_bigram(capsys):
+    check_fixed_bigram(bigram_probs)
+    assert capsys.readouterr().out.startswith("✓ bigram_probs is repaired")
+
+
+def _bigram(accumulate=True, keepdim=True, smoothing=1, dim=1, transpose=False):
+    """bigram_probs with the exercise's bugs (and other mistakes) switched on one by one."""
+    def bigram_probs(ids, V):
+        current, following = ids[:-1], ids[1:]
+        N = torch.zeros(V, V)
+        N.index_put_((current, following), torch.ones(len(current)), accumulate=accumulate)
+        P = N + smoothing
+        P = P / P.sum(dim=dim, keepdim=keepdim)
+        return P.T if transpose else P
+    return bigram_probs
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (_checked(lambda P, tau: torch.softmax(P.log() * tau, dim=-1)), "exponent is 1/tau, not tau"),
-    (_checked(lambda P, tau: P ** (1 / tau)), "not renormalised"),
-    (_checked(lambda P, tau: torch.softmax(P.log() / tau, dim=0)), "the columns sum to 1"),
-    (_checked(lambda P, tau: torch.log_softmax(P.log() / tau, dim=-1)), "log-probabilities: return probabilities"),
-    (_checked(lambda P, tau: P ** (1 / tau) / (P ** (1 / tau)).sum(dim=1, keepdim=True)), "underflows"),
-    (_checked(_in_place), "changed in place"),
-    (lambda P, tau: torch.softmax(P.log() / tau, dim=-1), "raise ValueError when tau <= 0"),
-    (_negative_only, "tau = 0 included"),
+    (_bigram(accumulate=False, keepdim=False), "both bugs are still there"),
+    (_bigram(accumulate=False), "accumulate=True"),
+    (_bigram(keepdim=False), r"divides column b by the sum of row b"),
+    (_bigram(dim=0), "the columns sum to 1"),
+    (_bigram(transpose=True), "transposed"),
+    (_bigram(smoothing=0), "no smoothing"),
+    (lambda ids, V: _bigram()(ids, V).long(), "a float tensor"),
     (stub, "not written yet"),
 ])
-def test_bigram_temperature_catches(wrong, hint):
+def test_fixed_bigram_catches(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_bigram_temperature(wrong)
+        check_fixed_bigram(wrong)
+
+
+# ---- ex-01-smoothing --------------------------------------------------------------------------------------------
+
+def smoothing_sweep(train_ids, val_ids, V, alphas):
+    N = torch.bincount(train_ids[:-1] * V + train_ids[1:], minlength=V * V).view(V, V).double()
+    losses = []
+    for alpha in alphas:
+        logP = ((N + alpha) / (N + alpha).sum(dim=1, keepdim=True)).log()
+        losses.append(-logP[val_ids[:-1], val_ids[1:]].mean().item())
+    return losses
+
+
+def test_smoothing_sweep(capsys):
+    check_smoothing_sweep(smoothing_sweep)
+    out = capsys.readouterr().out
+    assert out.startswith("✓ smoothing_sweep: with 500 training tokens the best alpha is ")
+    assert "with 50,000 it is" in out
+
+
+def _sweep(fit=lambda tr, va: tr, score=lambda tr, va: va, alpha_of=lambda a: a, log=torch.log,
+           row_total=lambda N, a, V: N.sum(dim=1, keepdim=True) + V * a, as_float=True):
+    """smoothing_sweep with one mistake switched on."""
+    def smoothing_sweep(train_ids, val_ids, V, alphas):
+        fitted, scored = fit(train_ids, val_ids), score(train_ids, val_ids)
+        N = torch.bincount(fitted[:-1] * V + fitted[1:], minlength=V * V).view(V, V).double()
+        losses = []
+        for alpha in alphas:
+            a = alpha_of(alpha)
+            loss = -log((N + a) / row_total(N, a, V))[scored[:-1], scored[1:]].mean()
+            losses.append(loss.item() if as_float else loss)
+        return losses
+    return smoothing_sweep
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_sweep(score=lambda tr, va: tr), "these are the training losses"),
+    (_sweep(fit=lambda tr, va: torch.cat([tr, va])), "leaked into the counts"),
+    (_sweep(alpha_of=lambda a: 1.0), "alpha is ignored"),
+    (_sweep(row_total=lambda N, a, V: N.sum(dim=1, keepdim=True) + a), r"plus V \* alpha"),
+    (_sweep(log=torch.log2), "this is log2"),
+    (lambda tr, va, V, alphas: sorted(smoothing_sweep(tr, va, V, alphas)), "not in the order of alphas"),
+    (_sweep(as_float=False), "Python floats"),
+    (lambda tr, va, V, alphas: smoothing_sweep(tr, va, V, alphas)[:-1], "one loss per alpha"),
+    (stub, "not written yet"),
+])
+def test_smoothing_sweep_catches(wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_smoothing_sweep(wrong)
 
 
 # ---- ex-01-trigram ----------------------------------------------------------------------------------------------
@@ -194,6 +200,10 @@ def _own_trigram(ids, V):
 
 
 SHORTCUTS = [
+    ("check_fixed_bigram", lambda ids, V: ch1._bigram_table(ids, V),
+     r"gpt2lite\.checks\.language_models\._bigram_table"),
+    ("check_smoothing_sweep", lambda tr, va, V, alphas: ch1._sweep(tr, va, V, tuple(alphas)),
+     r"gpt2lite\.checks\.language_models\._sweep"),
     ("check_uniform_nll", lambda t, V: F.cross_entropy(torch.zeros(len(t), V), t).item(), r"F\.cross_entropy"),
     ("check_uniform_nll", lambda t, V: nll_loss(torch.full((len(t), V), -math.log(V)), t).item(), r"F\.nll_loss"),
     ("check_uniform_nll", lambda t, V: nn.CrossEntropyLoss()(torch.zeros(len(t), V), t).item(),
@@ -205,7 +215,4 @@ SHORTCUTS = [
 ]
 
 # Checks with no ready-made answer to refuse, and why.
-NO_SHORTCUT = {
-    'check_pair_probability': "the answer is one entry of the chapter's own table P; no function computes it",
-    'check_bigram_temperature': "a few tensor operations on the reader's table; nothing ready-made does it",
-}
+NO_SHORTCUT = {}

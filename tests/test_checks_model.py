@@ -1,22 +1,16 @@
 """The answer checks of chapter 6: right answers pass, the common mistakes fail with their own hint."""
 
-import math
-
 import pytest
 import torch
-
-from gpt2lite.checks import (
-    CheckFailed,
-    check_count_parameters,
-    check_lm_loss,
-    check_uniform_loss,
-    check_weight_bytes,
-)
+import torch.nn as nn
 import torch.nn.functional as F
+
 import gpt2lite.train
 from gpt2lite import GPT
+from gpt2lite.attention import KVCache
+from gpt2lite.checks import CheckFailed, check_count_parameters, check_memory_bytes, check_tying_ablation
+from gpt2lite.checks import model as ch6
 from gpt2lite.checks._core import meta_model
-from gpt2lite.train import next_token_loss
 
 
 def stub(*args):
@@ -24,86 +18,53 @@ def stub(*args):
 
 
 # ---------------------------------------------------------------------- ex-06-memory
-def parameters(config, *, tied_twice=False, final_ln=True):
-    V, T, C, L = config.vocab_size, config.block_size, config.n_embd, config.n_layer
-    return V * C * (2 if tied_twice else 1) + T * C + L * (12 * C**2 + 13 * C) + (2 * C if final_ln else 0)
+def element(dtype):
+    return torch.tensor([], dtype=dtype).element_size()
 
 
-def weight_bytes(config, dtype):
-    return parameters(config) * torch.tensor([], dtype=dtype).element_size()
+def memory_bytes(config, n_params, dtype, context, batch, *, keys_only=False, one_layer=False, no_batch=False,
+                 full_context=False, times_heads=False, bits=False):
+    size = element(dtype) * (8 if bits else 1)
+    positions = config.block_size if full_context else context
+    numbers = ((1 if keys_only else 2) * (1 if one_layer else config.n_layer) * (1 if no_batch else batch)
+               * positions * config.n_embd * (config.n_head if times_heads else 1))
+    return n_params * element(dtype), numbers * size
 
 
-def test_weight_bytes_passes(capsys):
-    check_weight_bytes(weight_bytes)
-    assert capsys.readouterr().out.startswith("✓ weight_bytes matches")
+def test_memory_bytes_passes(capsys):
+    check_memory_bytes(memory_bytes)
+    assert capsys.readouterr().out.startswith("✓ memory_bytes matches the parameters and gpt2lite's KVCache")
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"keys_only": True}, "a key AND a value"),
+    ({"one_layer": True}, "one layer's cache"),
+    ({"no_batch": True}, "the batch is missing"),
+    ({"full_context": True}, "sized for block_size=1024"),
+    ({"times_heads": True}, "multiplies by n_head"),
+    ({"bits": True}, "KV cache\n.*\n.*\n  hint:     that is in bits"),
+])
+def test_memory_bytes_catches_cache_mistakes(mistake, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_memory_bytes(lambda *args: memory_bytes(*args, **mistake))
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda cfg, dtype: parameters(cfg, tied_twice=True) * torch.tensor([], dtype=dtype).element_size(),
-     "weight tying"),
-    (lambda cfg, dtype: parameters(cfg) * torch.finfo(dtype).bits, "that is in bits"),
-    (lambda cfg, dtype: parameters(cfg) * 4, "assumes 4 bytes per number: torch.float16 takes 2"),
-    (lambda cfg, dtype: parameters(cfg), "that is the parameter count"),
-    (lambda cfg, dtype: parameters(cfg, final_ln=False) * torch.tensor([], dtype=dtype).element_size(),
-     "the final LayerNorm"),
-    (lambda cfg, dtype: weight_bytes(cfg, dtype) / 1, "it is a float"),
-    (lambda cfg, dtype: weight_bytes(cfg, dtype) - 1, "times the element size"),
+    (lambda cfg, n, dtype, context, batch: (n * 4, memory_bytes(cfg, n, dtype, context, batch)[1]),
+     "assumes 4 bytes per number: torch.float16 takes 2"),
+    (lambda cfg, n, dtype, context, batch: (n, memory_bytes(cfg, n, dtype, context, batch)[1]),
+     "that is the parameter count"),
+    (lambda cfg, n, dtype, context, batch: (n * element(dtype) / 1, memory_bytes(cfg, n, dtype, context, batch)[1]),
+     "it is a float"),
+    (lambda cfg, n, dtype, context, batch: [*memory_bytes(cfg, n, dtype, context, batch)], "return a tuple"),
+    (lambda cfg, n, dtype, context, batch: (memory_bytes(cfg, n, dtype, context, batch)[0],
+                                            2 * cfg.n_layer * batch * context * cfg.n_embd),
+     "the number of numbers"),
     (stub, "not written yet"),
 ])
-def test_weight_bytes_catches(wrong, message):
+def test_memory_bytes_catches(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        check_weight_bytes(wrong)
-
-
-# ---------------------------------------------------------------------- ex-06-uniform
-def test_uniform_loss_passes(capsys):
-    check_uniform_loss(lambda vocab_size: math.log(vocab_size))
-    assert capsys.readouterr().out == "✓ uniform_loss matches cross_entropy of equal logits\n"
-
-
-@pytest.mark.parametrize("wrong, message", [
-    (lambda v: math.log2(v), "in bits"),
-    (lambda v: math.log10(v), "log base 10"),
-    (lambda v: 1 / v, "the probability 1/V itself"),
-    (lambda v: math.log(1 / v), "the sign is wrong"),
-    (lambda v: torch.log(torch.tensor(float(v))), "a Python float"),
-    (lambda v: math.log(v + 1), "every target gets probability 1/V"),
-    (stub, "not written yet"),
-])
-def test_uniform_loss_catches(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        check_uniform_loss(wrong)
-
-
-# ---------------------------------------------------------------------- ex-06-logits-loss
-def lm_loss(logits, targets):
-    logp = logits.log_softmax(dim=-1)  # (B, T, V)
-    return -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).mean()
-
-
-def picked(logp, targets):
-    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
-
-
-def test_lm_loss_passes(capsys):
-    check_lm_loss(lm_loss)
-    assert capsys.readouterr().out == "✓ lm_loss matches gpt2lite.train.next_token_loss\n"
-
-
-@pytest.mark.parametrize("wrong, message", [
-    (lambda lg, t: -picked(lg.log_softmax(-1), t).sum(), "the sum over positions"),
-    (lambda lg, t: picked(lg.log_softmax(-1), t).mean(), "the minus sign is missing"),
-    (lambda lg, t: -picked(lg.log_softmax(1), t).mean(), "over the positions \\(dim=1\\)"),
-    (lambda lg, t: -picked(lg, t).mean(), "picks the raw logits"),
-    (lambda lg, t: -picked(lg.softmax(-1), t).mean(), "the probability, not its log"),
-    (lambda lg, t: -picked(lg.log_softmax(-1), t).sum(-1).mean(), "average over all B \\* T"),
-    (lambda lg, t: -picked(lg.log_softmax(-1), t).mean(-1, keepdim=True).mean(0), "a 0-d tensor"),
-    (lambda lg, t: -picked(lg.log_softmax(-1), t).mean() + 0.1, "gather each target's log-probability"),
-    (stub, "not written yet"),
-])
-def test_lm_loss_catches(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        check_lm_loss(wrong)
+        check_memory_bytes(wrong)
 
 
 # ---------------------------------------------------------------------- ex-06-count
@@ -151,23 +112,97 @@ def test_count_parameters_catches_other(wrong, message):
         check_count_parameters(wrong)
 
 
+# ---------------------------------------------------------------------- ex-06-tying
+def tying_run(config, batches, tied, lr, seed, *, late_optimizer=False, no_zero_grad=False, after_step=False,
+              never_untie=False, shared_count=False, wrong_seed=False):
+    """A right answer written independently of the check's reference, with switches for the classic mistakes."""
+    torch.manual_seed(seed + 1 if wrong_seed else seed)
+    model = GPT(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr) if late_optimizer else None
+    if not tied and not never_untie:
+        model.lm_head.weight = nn.Parameter(model.transformer.wte.weight.detach().clone())
+    opt = opt or torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for x, y in batches:
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+        if not no_zero_grad:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if after_step:
+            with torch.no_grad():
+                loss = F.cross_entropy(model(x).view(-1, logits.size(-1)), y.view(-1))
+        losses.append(loss.item())
+    n = sum(p.numel() for p in model.parameters())
+    return (n - (0 if tied else model.lm_head.weight.numel()) if shared_count else n), losses
+
+
+def test_tying_ablation_passes_and_prints_the_figures(capsys):
+    check_tying_ablation(tying_run)
+    out = capsys.readouterr().out
+    assert out.startswith("✓ tying_ablation reproduces both runs of 40 steps")
+    assert "tied 34,176 parameters" in out and "untied 42,368 parameters" in out, out
+
+
+def test_tying_ablation_leaves_the_global_random_state_alone():
+    before = torch.random.get_rng_state()
+    check_tying_ablation(tying_run)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"late_optimizer": True}, "the optimizer was made before lm_head got its own parameter"),
+    ({"no_zero_grad": True}, "call optimizer.zero_grad\\(\\)"),
+    ({"after_step": True}, "recorded after the update"),
+    ({"never_untie": True}, "as many parameters as the tied one"),
+    ({"shared_count": True}, "as many parameters as the tied one"),
+    ({"wrong_seed": True}, "step 0\n(.*\n){2}.*the first loss differs: seed"),
+])
+def test_tying_ablation_catches(mistake, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_tying_ablation(lambda *args: tying_run(*args, **mistake))
+
+
+def test_tying_ablation_catches_a_made_up_curve():
+    def made_up(config, batches, tied, lr, seed):  # the right count, a plausible curve that no run produced
+        n = GPT(config).num_parameters() + (0 if tied else config.vocab_size * config.n_embd)
+        return n, [5.5 - 0.02 * i for i in range(len(batches))]
+
+    with pytest.raises(CheckFailed, match="the loss of step 0\n.*check's own run"):
+        check_tying_ablation(made_up)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda *args: tying_run(*args)[1], "a pair \\(n_params, losses\\)"),
+    (lambda *args: (tying_run(*args)[0], tying_run(*args)[1][:-1]), "40 losses, one per batch"),
+    (lambda *args: (tying_run(*args)[0], torch.tensor(tying_run(*args)[1])), "a list of 40 Python floats"),
+    (stub, "not written yet"),
+])
+def test_tying_ablation_catches_the_wrong_answer_shape(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_tying_ablation(wrong)
+
+
 # ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
 # Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
 
+def _by_the_package_loop(config, batches, tied, lr, seed):
+    gpt2lite.train.train(GPT(config), batches[0][0].flatten(), batches[0][1].flatten(), gpt2lite.train.TrainConfig())
+
+
 SHORTCUTS = [
-    ("check_weight_bytes", lambda cfg, dtype: meta_model(cfg).num_parameters() * dtype.itemsize, r"meta_model"),
-    ("check_weight_bytes", lambda cfg, dtype: GPT(cfg).num_parameters() * dtype.itemsize, r"GPT"),
-    ("check_lm_loss", lambda lg, t: F.cross_entropy(lg.flatten(0, 1), t.flatten()), r"F\.cross_entropy"),
-    ("check_lm_loss", lambda lg, t: torch._C._nn.cross_entropy_loss(lg.flatten(0, 1), t.flatten()),
-     r"torch\._C\._nn\.cross_entropy_loss"),
-    ("check_lm_loss", lambda lg, t: next_token_loss(lambda x: lg, None, t), r"gpt2lite\.train\.next_token_loss"),
-    ("check_lm_loss", lambda lg, t: gpt2lite.train.next_token_loss(lambda x: lg, None, t),
-     r"gpt2lite\.train\.next_token_loss"),
+    ("check_memory_bytes", lambda cfg, n, dtype, context, batch: (
+        n * dtype.itemsize, sum(t.nbytes for t in vars(KVCache(cfg.replace(block_size=context), batch,
+                                                                device="meta", dtype=dtype)).values()
+                                if isinstance(t, torch.Tensor))), r"gpt2lite\.attention\.KVCache"),
+    ("check_memory_bytes", lambda cfg, n, dtype, context, batch: (
+        n * dtype.itemsize, 2 * GPT(cfg).new_cache(batch).k.nbytes), r"GPT"),
     ("check_count_parameters", lambda cfg: meta_model(cfg).num_parameters(), r"meta_model"),
     ("check_count_parameters", lambda cfg: GPT(cfg).num_parameters(), r"GPT"),
+    ("check_tying_ablation", lambda *args: ch6._tying_run(*args), r"gpt2lite\.checks\.model\._tying_run"),
+    ("check_tying_ablation", _by_the_package_loop, r"gpt2lite\.train\.train"),
 ]
 
 # Checks with no ready-made answer to refuse, and why.
-NO_SHORTCUT = {
-    'check_uniform_loss': 'log(V) is arithmetic on the config; nothing ready-made computes it',
-}
+NO_SHORTCUT = {}

@@ -1,142 +1,101 @@
 """Chapter 9's answer checks pass the right answers and catch the usual wrong ones, naming the mistake."""
 
+import tempfile
+
 import pytest
 import torch
-from safetensors import safe_open
 
-from gpt2lite.checks import (
-    CheckFailed,
-    check_checkpoint_parameters,
-    check_compare_logits,
-    check_convert_entry,
-    check_keys_to_transpose,
-)
-from pathlib import Path
+from gpt2lite.checks import CheckFailed, check_compare_logits, check_load_into, check_split_qkv
 import gpt2lite.pretrained
 from gpt2lite import GPT
 from gpt2lite.checks import pretrained as ch9
 from gpt2lite.pretrained import hf_to_ours
 
 CONV1D = (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight")
-BUFFERS = (".attn.bias", ".attn.masked_bias")
 
 
 def stub(*args):
     raise NotImplementedError("your code here")
 
 
-def keys_to_transpose(state):
-    return {key for key in state if key.endswith(CONV1D)}
+# ---------------------------------------------------------------------- ex-09-qkv
+def split_qkv(weight):
+    C = weight.shape[0]
+    return weight[:, :C].T, weight[:, C:2 * C].T, weight[:, 2 * C:].T
 
 
-def test_keys_to_transpose(capsys):
-    check_keys_to_transpose(keys_to_transpose)
-    assert capsys.readouterr().out.startswith("✓ keys_to_transpose finds the 12 Conv1D weights")
+def test_split_qkv_passes(capsys):
+    check_split_qkv(split_qkv)
+    assert capsys.readouterr().out.startswith("✓ split_qkv gives nn.Linear's w_q, w_k, w_v")
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda s: {k for k in s if any(f".{m}." in k for m in ("c_attn", "c_proj", "c_fc"))}, "biases of these layers"),
-    (lambda s: {k for k, v in s.items() if v.dim() == 2}, "are embeddings"),
-    (lambda s: {k if k.startswith("transformer.") else f"transformer.{k}" for k in keys_to_transpose(s)},
-     "checkpoint's own keys"),
-    (lambda s: {k for k in s if k.endswith((".attn.c_attn.weight", ".attn.c_proj.weight"))}, "MLP's c_fc and c_proj"),
-    (lambda s: {k for k in s if k.endswith((".c_attn.weight", ".c_fc.weight"))}, "the two c_proj are missing"),
-    (lambda s: sorted(keys_to_transpose(s)), "return a set"),
-    (lambda s: {k for k in s if k.endswith((".c_attn.weight", ".c_proj.weight"))}, "match the key endings"),
+    (lambda w: tuple(w.split(w.shape[0], dim=1)), r"still in Conv1D's \(in, out\) layout"),
+    (lambda w: tuple(w[:, i::3].T for i in range(3)), "not every third column"),
+    (lambda w: (split_qkv(w)[1], split_qkv(w)[0], split_qkv(w)[2]), "query, key, value"),
+    (lambda w: split_qkv(w)[::-1], "this is value, key, query"),
+    (lambda w: tuple(w.T.chunk(3, dim=1)), "shape"),
+    (lambda w: w.T, "three tensors"),
+    (lambda w: tuple(t * 2 for t in split_qkv(w)), "transpose each block"),
     (stub, "not written yet"),
 ])
-def test_keys_to_transpose_catches(wrong, hint):
+def test_split_qkv_catches(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_keys_to_transpose(wrong)
+        check_split_qkv(wrong)
 
 
-def convert_entry(key, tensor, *, buffers=BUFFERS, prefix=True, always_prefix=False, transpose=CONV1D):
-    """The book's solution, with switches that reproduce the classic mistakes."""
-    if key.endswith(buffers):
-        return None
-    if always_prefix:
-        name = f"transformer.{key}"
-    elif prefix:
-        name = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
-    else:
-        name = key
-    if name.endswith(transpose) if isinstance(transpose, tuple) else transpose(tensor):
-        tensor = tensor.t()
-    return name, tensor
+# ---------------------------------------------------------------------- ex-09-loader
+def load_into(model, state, *, by_shape=False, skip_bare=False, no_dot=False, replace=False):
+    """The repaired loader, with switches that bring back the bug and other classic mistakes."""
+    ours = model.state_dict()
+    for key, tensor in state.items():
+        if skip_bare and not key.startswith(("transformer.", "lm_head.")):
+            continue
+        if no_dot and key.endswith(("attn.bias", "attn.masked_bias")):
+            continue  # also drops c_attn.bias
+        name = key if key.startswith(("transformer.", "lm_head.")) else "transformer." + key
+        if name not in ours:
+            continue  # the buffers attn.bias and attn.masked_bias
+        if by_shape:
+            flip = tensor.shape != ours[name].shape
+        else:
+            flip = name.endswith(CONV1D)
+        tensor = tensor.t() if flip else tensor
+        if replace:
+            module, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(module), attr, torch.nn.Parameter(tensor.clone()))
+        else:
+            ours[name].copy_(tensor)
 
 
-def test_convert_entry(capsys):
-    check_convert_entry(convert_entry)
-    assert "✓ convert_entry maps all 127 entries" in capsys.readouterr().out
+def test_load_into_passes(capsys):
+    check_load_into(load_into)
+    assert capsys.readouterr().out.startswith("✓ load_into loads all")
 
 
 @pytest.mark.parametrize("mistake, hint", [
-    (dict(buffers=(".masked_bias",)), "are buffers"),
-    (dict(buffers=("attn.bias", "attn.masked_bias")), "'c_attn.bias' also ends with 'attn.bias'"),
-    (dict(prefix=False), "add it to keys that lack it"),
-    (dict(always_prefix=True), "add the prefix only where it is missing"),
-    (dict(transpose=(".c_attn.weight", ".c_fc.weight")), r"transpose them to nn.Linear's \(out, in\)"),
-    (dict(transpose=lambda t: t.dim() == 2), "only the four Conv1D weights are transposed"),
+    (dict(by_shape=True), r"attn.c_proj's weight is square \(n_embd x n_embd\)"),
+    (dict(skip_bare=True), "were not loaded"),
+    (dict(no_dot=True), "were not loaded(.|\\n)*skip only the buffers"),
+    (dict(replace=True), "the tie must survive"),
 ])
-def test_convert_entry_catches(mistake, hint):
+def test_load_into_catches(mistake, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_convert_entry(lambda key, tensor: convert_entry(key, tensor, **mistake))
+        check_load_into(lambda model, state: load_into(model, state, **mistake))
 
 
-def test_convert_entry_catches_a_prefixed_lm_head():
-    def wrong(key, tensor):  # prefixes every key that lacks "transformer.", lm_head.weight too
-        bare = key.removeprefix("transformer.")
-        return None if key.endswith(BUFFERS) else convert_entry(bare, tensor, always_prefix=True)
+def test_load_into_catches_a_crash_and_a_stub():
+    def no_transpose_crashes(model, state):  # copy_ of a (C, 3C) tensor into (3C, C): a shape error
+        ours = model.state_dict()
+        for key, tensor in state.items():
+            name = key if key.startswith(("transformer.", "lm_head.")) else "transformer." + key
+            if name in ours:
+                ours[name].copy_(tensor)
 
-    with pytest.raises(CheckFailed, match="lm_head.weight keeps its name"):
-        check_convert_entry(wrong)
-
-
-def test_convert_entry_catches_a_list_and_a_stub():
-    with pytest.raises(CheckFailed, match="return a tuple"):
-        check_convert_entry(lambda key, tensor: None if key.endswith(BUFFERS) else [*convert_entry(key, tensor)])
+    with pytest.raises(CheckFailed, match="raised RuntimeError(.|\n)*transpose by name, not by shape"):
+        check_load_into(no_transpose_crashes)
     with pytest.raises(CheckFailed, match="not written yet"):
-        check_convert_entry(stub)
-
-
-def count_parameters(path, *, skip=BUFFERS, skip_head=True, size=lambda f, key: f.get_slice(key).get_shape(),
-                     as_type=int):
-    """The book's solution, with switches that reproduce the classic mistakes."""
-    total = 0
-    with safe_open(path, framework="pt") as f:
-        for key in f.keys():
-            if key.endswith(skip) or (skip_head and key == "lm_head.weight"):
-                continue
-            n = 1
-            for dim in size(f, key):
-                n *= dim
-            total += n
-    return as_type(total)
-
-
-def test_checkpoint_parameters(capsys):
-    check_checkpoint_parameters(count_parameters)
-    assert capsys.readouterr().out.startswith("✓ count_parameters gives")
-
-
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(skip_head=False), "count it once"),
-    (dict(skip=()), "are buffers, not parameters"),
-    (dict(skip=(".attn.bias",)), "masked_bias is a buffer too"),
-    (dict(skip=(".attn.masked_bias",)), "attn.bias is a buffer"),
-    (dict(skip=("attn.bias", "attn.masked_bias")), "'c_attn.bias' also ends with 'attn.bias'"),
-    (dict(size=lambda f, key: [*f.get_slice(key).get_shape(), 4]), "this counts bytes"),
-    (dict(as_type=float), "return a Python int"),
-    (dict(size=lambda f, key: f.get_slice(key).get_shape()[:1]), "add up the product"),
-])
-def test_checkpoint_parameters_catches(mistake, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_checkpoint_parameters(lambda path: count_parameters(path, **mistake))
-
-
-def test_checkpoint_parameters_stub():
-    with pytest.raises(CheckFailed, match="not written yet"):
-        check_checkpoint_parameters(stub)
+        check_load_into(stub)
 
 
 @torch.no_grad()
@@ -184,7 +143,8 @@ def test_checks_leave_the_global_random_state_alone():
     for cached in (pretrained._model, pretrained._layouts, pretrained._logit_cases):
         cached.cache_clear()  # build the models again, as on a first call
     before = torch.random.get_rng_state()
-    check_keys_to_transpose(keys_to_transpose)
+    check_split_qkv(split_qkv)
+    check_load_into(load_into)
     check_compare_logits(compare_logits)
     assert torch.equal(torch.random.get_rng_state(), before)
 
@@ -192,17 +152,26 @@ def test_checks_leave_the_global_random_state_alone():
 # ------------------------------------------------------------ shortcuts (collected by test_checks_shortcuts.py)
 # Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
 
-def _by_hf_to_ours(state):
-    return {key for key in state if hf_to_ours({key: state[key]}, None)}
+def _split_by_hf_to_ours(weight):
+    ours = hf_to_ours({"h.0.attn.c_attn.weight": weight}, None)["transformer.h.0.attn.c_attn.weight"]
+    return tuple(ours.split(weight.shape[0]))
+
+
+def _load_by_hf_to_ours(model, state):
+    model.load_state_dict({**hf_to_ours(state, model), "lm_head.weight": model.transformer.wte.weight})
+
+
+def _load_by_from_pretrained(model, state):
+    with tempfile.TemporaryDirectory() as tmp:
+        model.load_state_dict(GPT.from_pretrained(ch9._model().save_pretrained(tmp)).state_dict())
 
 
 SHORTCUTS = [
-    ("check_keys_to_transpose", _by_hf_to_ours, r"gpt2lite\.pretrained\.hf_to_ours"),
-    ("check_convert_entry", lambda key, tensor: ch9._convert(key, tensor), r"gpt2lite\.checks\.pretrained\._convert"),
-    ("check_checkpoint_parameters", lambda path: GPT.from_pretrained(Path(path).parent).num_parameters(),
-     r"GPT\.from_pretrained"),
-    ("check_checkpoint_parameters", lambda path: gpt2lite.pretrained.load_pretrained(Path(path).parent)
-     .num_parameters(), r"gpt2lite\.pretrained\.load_pretrained"),
+    ("check_split_qkv", _split_by_hf_to_ours, r"gpt2lite\.pretrained\.hf_to_ours"),
+    ("check_load_into", _load_by_hf_to_ours, r"gpt2lite\.pretrained\.hf_to_ours"),
+    ("check_load_into", _load_by_from_pretrained, r"GPT\.from_pretrained"),
+    ("check_load_into", lambda model, state: gpt2lite.pretrained.load_pretrained("x"),
+     r"gpt2lite\.pretrained\.load_pretrained"),
 ]
 
 # Checks with no ready-made answer to refuse, and why.

@@ -1,4 +1,4 @@
-"""Checks for chapter 3's exercises: lookup as a one-hot product, the embedding tables' size, nearest
+"""Checks for chapter 3's exercises: lookup as a one-hot product, the positions of a continued chunk, nearest
 neighbours by cosine similarity, and the rotation that shifts a sinusoidal encoding."""
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gpt2lite import GPTConfig
-
-from ._core import (Forbidden, call, describe, expect_close, expect_count, expect_equal, fail, forbid, forbid_helpers,
-                    meta_model, model_building, passed, show_config)
+from ._core import Forbidden, call, describe, expect_close, expect_equal, fail, forbid, forbid_helpers, passed
 
 
 def _no_lookup() -> Forbidden:
@@ -50,27 +47,48 @@ def check_embed_onehot(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     passed("one-hot @ W equals the embedding lookup, for every shape of idx")
 
 
-def check_embedding_params(fn: Callable[[GPTConfig], int]) -> None:
-    """`fn(config)` returns the number of parameters in the token and position tables (wte, wpe) of
-    GPT(config), from the config's numbers alone."""
-    configs = [GPTConfig.from_name(n) for n in ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "gpt1"]]
-    configs += [GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=64),
-                GPTConfig(vocab_size=1, block_size=1, n_layer=1, n_head=1, n_embd=1)]
-    forbidden = model_building("count from the config's numbers alone: wte is vocab_size x n_embd, wpe block_size "
-                               "x n_embd") + forbid_helpers(__name__)
-    for cfg in configs:
-        text = f"{fn.__name__}({show_config(cfg)})"
-        got = call(fn, cfg, call_text=text, forbidden=forbidden)
-        model = meta_model(cfg)
-        wte, wpe = model.transformer.wte.weight.numel(), model.transformer.wpe.weight.numel()
-        V, T, C = cfg.vocab_size, cfg.block_size, cfg.n_embd
-        expect_count(text, got, wte + wpe, mistakes={
-            "that is the token table alone: add the position table wpe, block_size x n_embd": lambda: V * C,
-            "that is the position table alone: add the token table wte, vocab_size x n_embd": lambda: T * C,
-            "lm_head shares wte's matrix (weight tying): count that matrix once": lambda: 2 * V * C + T * C,
-            "each table has n_embd columns: (vocab_size + block_size) * n_embd": lambda: V + T,
-        }, hint="wte is vocab_size x n_embd and wpe is block_size x n_embd")
-    passed("embedding_params matches the models' wte and wpe tables")
+def _reference_chunk(idx: torch.Tensor, wte: torch.Tensor, wpe: torch.Tensor, start: int) -> torch.Tensor:
+    """wte[idx] + wpe[start + t] for the chunk idx (B, T): its tokens stand at positions start .. start + T - 1."""
+    positions = torch.arange(start, start + idx.shape[1])  # (T,)
+    return wte[idx] + wpe[positions]
+
+
+def check_chunk_embedding(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]) -> None:
+    """`fn(idx, wte, wpe, start)` returns the (B, T, C) input vectors of the chunk idx (B, T) that continues, in every
+    sequence of the batch, at position start: wte[idx[b, t]] + wpe[start + t]."""
+    g = torch.Generator().manual_seed(2)
+    V, block_size, C = 11, 16, 4
+    wte = torch.randn(V, C, generator=g)
+    wpe = torch.randn(block_size, C, generator=g)
+    cases = [(2, 5, 0), (3, 4, 7), (1, 6, 5), (4, 1, 3), (2, 3, 13), (1, 16, 0)]  # (B, T, start)
+    own = forbid_helpers(__name__)
+    for B, T, start in cases:
+        idx = torch.randint(V, (B, T), generator=g)
+        text = f"{fn.__name__}(idx of shape {(B, T)}, wte {(V, C)}, wpe {(block_size, C)}, start={start})"
+        got = call(fn, idx.clone(), wte.clone(), wpe.clone(), start, call_text=text, forbidden=own, crash_hint=(
+            f"an index past wpe's {block_size} rows? The chunk's tokens stand at positions start .. start + T - 1, "
+            f"here {start} .. {start + T - 1}"))
+        rows = torch.arange(B)[:, None]  # (B, 1)
+        t = torch.arange(T)[None, :]  # (1, T)
+
+        def at(positions: torch.Tensor) -> torch.Tensor:
+            """wte[idx] + wpe[positions], positions of shape (B, T), (1, T) or (B, 1), clipped into the table."""
+            return wte[idx] + wpe[positions.clamp(max=block_size - 1).expand(B, T)]
+
+        expect_close(text, got, _reference_chunk(idx, wte, wpe, start), atol=1e-6, rtol=1e-6, mistakes={
+            "both bugs are still there: cumsum(dim=0) counts down the batch, and a cumsum of ones starts at 1":
+                lambda: at(start + rows + 1 + 0 * t),
+            "the positions count down the batch, not along the sequence: cumsum(dim=0) gives every token of "
+            "sequence b the same position; count along the tokens, dim=1": lambda: at(start + rows + 0 * t),
+            "the positions are one too far: a cumsum of ones starts at 1, but the chunk's first token stands at "
+            "position start": lambda: at(start + t + 1),
+            "the positions restart at 0: the chunk continues its texts, so its first token stands at position "
+            "start": lambda: at(t),
+            "the position vectors are missing: add wpe's rows for positions start .. start + T - 1":
+                lambda: wte[idx],
+            "the token vectors are missing: add wte[idx]": lambda: wpe[start:start + T].expand(B, T, C),
+        }, hint="wte[idx] (B, T, C) plus wpe's rows for positions start, start + 1, ..., start + T - 1")
+    passed("embed_chunk places every chunk at positions start .. start + T - 1, in every sequence of the batch")
 
 
 def _reference_nearest(scores: torch.Tensor, i: int, k: int) -> list[int]:

@@ -1,5 +1,5 @@
-"""Checks for chapter 10's exercises: the attention mask with a KV cache, BERT's 80/10/10 masking, the masked-LM
-loss by hand, and the parameter count of a GPT by formula."""
+"""Checks for chapter 10's exercises: the bidirectional attention mask with padding, BERT's 80/10/10 masking,
+the masked-LM loss by hand, and the measurement of how a bidirectional model cheats at next-token prediction."""
 
 from __future__ import annotations
 
@@ -8,38 +8,56 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+import gpt2lite.attention
+import gpt2lite.train
 from gpt2lite.attention import causal_mask
 from gpt2lite.config import GPTConfig
+from gpt2lite.model import GPT
+from gpt2lite.data import get_batch
 
-from ._core import (call, expect_close, expect_equal, fail, forbid, forbid_helpers, loss_functions, meta_model,
-                    model_building, passed)
+from ._core import (call, describe, expect_close, expect_equal, fail, forbid, forbid_helpers, loss_functions, passed,
+                    seeded_model)
 
 
-def check_attention_mask(fn: Callable[[int, int, bool], torch.Tensor]) -> None:
-    """`fn(t_query, t_key, causal)` returns the (t_query, t_key) boolean mask, True where a query may look at a key;
-    the queries are the last t_query positions, and with causal=False every query sees every key."""
-    instead = ("build the mask yourself: compare key positions torch.arange(t_key) with the queries' absolute "
-               "positions, t_key - t_query + i (or use tril with a shifted diagonal)")
-    forbidden = forbid({causal_mask: "gpt2lite.attention.causal_mask"}, instead) + forbid_helpers(__name__)
-    for tq, tk in [(4, 4), (3, 7), (1, 5), (1, 1), (6, 6), (2, 9), (5, 8)]:
-        want = causal_mask(tq, tk)
-        ones = torch.ones(tq, tk, dtype=torch.bool)
-        shift = tk - tq  # query i sits at position shift + i
-        text = f"{fn.__name__}({tq}, {tk}, causal=True)"
-        expect_equal(text, call(fn, tq, tk, causal=True, forbidden=forbidden), want, mistakes={
-            "the queries are the last t_query positions: query i sits at t_key - t_query + i, so shift the "
-            "diagonal by t_key - t_query (tril(diagonal=t_key - t_query))": lambda: ones.tril(),
-            "this hides the query's own position: a query sees keys up to and including itself (<=, not <)":
-                lambda: ones.tril(shift - 1),
-            "this lets every query see one key too far: an off-by-one in the diagonal": lambda: ones.tril(shift + 1),
-            "True must mean 'may look': this is the inverse of the mask": lambda: ~want,
-            "this keeps the upper triangle (the future): a query sees the keys before it": lambda: ones.triu(shift),
-        }, hint="query i may look at keys 0 .. t_key - t_query + i")
-        text = f"{fn.__name__}({tq}, {tk}, causal=False)"
-        expect_equal(text, call(fn, tq, tk, causal=False, forbidden=forbidden), ones, mistakes={
-            "with causal=False every query sees every key (BERT): return an all-True mask": lambda: want,
-        }, hint="with causal=False the mask is all True")
-    passed("causal and bidirectional masks match the reference, for queries at the end of longer sequences too")
+def check_padding_mask(fn: Callable[..., torch.Tensor]) -> None:
+    """`fn(lengths, T, causal=False)` returns the (B, T, T) boolean mask of a padded batch, True where query i of
+    sequence b may look at key j: key j is a real token (j < lengths[b]) and, with causal=True, j <= i too."""
+    instead = ("build the mask from positions yourself: compare torch.arange(T) with lengths[:, None] for the keys "
+               "(and key <= query positions for causal=True)")
+    forbidden = forbid({gpt2lite.attention: "gpt2lite.attention", causal_mask: "gpt2lite.attention.causal_mask"},
+                       instead) + forbid_helpers(__name__)
+    cases = [([3, 5, 1], 5), ([4], 4), ([2, 2], 6), ([1, 7, 4, 6], 7), ([1], 1)]
+    for causal in (False, True):
+        for lengths, T in cases:
+            lengths_t = torch.tensor(lengths)
+            pos = torch.arange(T)
+            real = pos[None, :] < lengths_t[:, None]  # (B, T): which positions hold a real token
+            keys = real[:, None, :].expand(-1, T, -1)  # (B, T, T): the same real keys for every query
+            queries = real[:, :, None].expand(-1, -1, T)
+            future = (pos[None, :] <= pos[:, None])[None]  # (1, T, T): key j at or before query i
+            past = future if causal else torch.ones(1, T, T, dtype=torch.bool)
+            want = keys & past
+            text = f"{fn.__name__}(torch.tensor({lengths}), {T}, causal={causal})"
+            got = call(fn, lengths_t.clone(), T, causal=causal, call_text=text, forbidden=forbidden)
+            mistakes = {
+                "key j is a real token when j < lengths[b]: this keeps one pad key too many (<=, not <)":
+                    lambda: (pos[None, None, :] <= lengths_t[:, None, None]).expand(-1, T, -1) & past,
+                "this hides pad queries (rows), not pad keys (columns): every query must not see the pad keys":
+                    lambda: queries & past,
+                "this hides pad queries too: a pad query then sees no key at all, its softmax row is all -inf "
+                "and gives nan. Hide the pad keys only; the outputs at pad positions are ignored anyway":
+                    lambda: keys & queries & past,
+                "True must mean 'may look': this is the inverse of the mask": lambda: ~want,
+                "this is the causal mask even with causal=False: BERT's queries see the real keys on both sides":
+                    lambda: keys & future,
+                "with causal=True a query also may not see later keys: combine the padding with j <= i":
+                    lambda: keys.clone(),
+                "this is the padding of the keys alone, one row per sequence: repeat it for every query, "
+                "shape (B, T, T)": lambda: real,
+            }
+            expect_equal(text, got, want, mistakes=mistakes,
+                         hint="mask[b, i, j] is True when j < lengths[b]" + (" and j <= i" if causal else ""))
+    passed("padding masks match for 5 batches, bidirectional and causal, with and without padding")
 
 
 def check_bert_mask(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
@@ -181,37 +199,92 @@ def check_masked_lm_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     passed("masked_lm_loss matches F.cross_entropy with ignore_index=-100")
 
 
-def check_gpt_num_parameters(fn: Callable[..., int]) -> None:
-    """`fn(vocab_size, block_size, n_layer, n_embd, pre_ln=True)` returns the parameter count of a GPT with biases,
-    by formula: tied embeddings counted once, and a final LayerNorm only when pre_ln is True."""
-    configs = [GPTConfig.from_name(name) for name in ("gpt1", "gpt2", "gpt2-medium", "gpt2-xl")]
-    configs += [GPTConfig(vocab_size=66, block_size=16, n_layer=1, n_head=4, n_embd=96),
-                GPTConfig(vocab_size=7, block_size=3, n_layer=5, n_head=2, n_embd=8, pre_ln=False, causal=False),
-                GPTConfig(vocab_size=1, block_size=1, n_layer=1, n_head=1, n_embd=1)]
-    forbidden = model_building("count by formula: the embeddings, per block two LayerNorms, c_attn, c_proj, c_fc and "
-                               "c_proj with their biases, and ln_f for pre-LN") + forbid_helpers(__name__)
-    for cfg in configs:
-        V, block, L, C, pre_ln = cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_embd, cfg.pre_ln
-        text = f"{fn.__name__}({V}, {block}, {L}, {C}, pre_ln={pre_ln})"
-        got = call(fn, V, block, L, C, pre_ln=pre_ln, call_text=text, forbidden=forbidden)
-        want = meta_model(GPTConfig(vocab_size=V, block_size=block, n_layer=L, n_head=cfg.n_head, n_embd=C,
-                                    pre_ln=pre_ln)).num_parameters()
-        final = 2 * C if pre_ln else 0
-        expect_equal(text, got, want, mistakes={
-            "the output layer is tied to the token embedding: count the vocab_size x n_embd matrix once":
-                lambda: want + V * C,
-            "post-LN models (pre_ln=False) have no final LayerNorm": lambda: want + 2 * C,
-            "pre-LN models end with a final LayerNorm (gain and bias: 2 * n_embd)": lambda: want - 2 * C,
-            "the position embeddings (block_size x n_embd) are missing": lambda: want - block * C,
-            "each LayerNorm has a gain and a bias: 2 * n_embd parameters, not n_embd":
-                lambda: want - L * 2 * C - final // 2,
-            "the LayerNorms are missing: two per block (2 * n_embd each), plus the final one for pre-LN":
-                lambda: want - L * 4 * C - final,
-            "the biases of the four linear layers are missing: 3C + C + 4C + C = 9C per block":
-                lambda: want - L * 9 * C,
-            "the MLP is 4x wide: c_fc maps n_embd to 4 * n_embd, c_proj maps it back":
-                lambda: want - L * (6 * C * C + 3 * C),
-            "return an int": lambda: float(want),
-        }, hint="per block: two LayerNorms (4C), c_attn (3C^2 + 3C), c_proj (C^2 + C), c_fc (4C^2 + 4C), "
-                "c_proj (4C^2 + C); plus the embeddings and, for pre-LN, the final LayerNorm")
-    passed("the formula counts every preset and three tiny models exactly")
+def _next_token_run(config: GPTConfig, data: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int, *,
+                    same_init: bool = True, same_batches: bool = True, zero_grad: bool = True,
+                    shifted: bool = True) -> tuple[list[float], list[float]]:
+    """The check's own experiment (the switches reproduce the classic mistakes): a causal and a bidirectional copy
+    of one seeded model, each trained with AdamW on next-token targets, on the same seeded batches."""
+    if same_init:
+        models = [seeded_model(config.replace(causal=causal), seed) for causal in (True, False)]
+    else:  # seeded once, then both built: the second model gets the next random numbers
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            models = [GPT(config.replace(causal=causal)) for causal in (True, False)]
+    curves = []
+    shared = torch.Generator().manual_seed(seed)
+    for model in models:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        batches = torch.Generator().manual_seed(seed) if same_batches else shared
+        curve = []
+        for _ in range(steps):
+            x, y = get_batch(data, batch_size, config.block_size, batches)
+            logits = model(x)
+            loss = F.cross_entropy(logits.flatten(0, 1), (y if shifted else x).flatten())
+            if zero_grad:
+                optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            curve.append(loss.item())
+        curves.append(curve)
+    return curves[0], curves[1]
+
+
+def check_next_token_cheat(fn: Callable[..., tuple[list[float], list[float]]]) -> None:
+    """`fn(config, data, steps, batch_size=32, lr=1e-2, seed=0)` trains two fresh models, GPT(config) with
+    causal=True and with causal=False, both built right after torch.manual_seed(seed), on next-token targets:
+    torch.optim.AdamW(model.parameters(), lr=lr), one get_batch per step from a generator seeded with seed (the same
+    batches for both). It returns (causal_losses, bidirectional_losses), each step's training loss.
+
+    The check re-runs the experiment on random tokens, where nothing can be learned honestly, and compares the
+    reader's curves with its own fresh run of the same settings."""
+    V = 16
+    data = torch.randint(V, (5000,), generator=torch.Generator().manual_seed(0))  # random tokens: no pattern
+    config = GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=32)
+    forbidden = forbid({gpt2lite.train.train: "gpt2lite.train.train"},
+                       "write the loop yourself: AdamW, one get_batch per step, F.cross_entropy on the next tokens, "
+                       "zero_grad, backward, step") + forbid_helpers(__name__)
+    measured = None
+    for steps, batch_size, lr, seed in [(40, 32, 1e-2, 0), (3, 4, 3e-2, 1)]:
+        text = (f"{fn.__name__}(GPTConfig(vocab_size={V}, block_size=8, n_layer=1, n_head=2, n_embd=32), "
+                f"5,000 random tokens, steps={steps}, batch_size={batch_size}, lr={lr}, seed={seed})")
+        with torch.random.fork_rng(devices=[]):  # the reader's torch.manual_seed stays inside the check
+            got = call(fn, config, data, steps, batch_size=batch_size, lr=lr, seed=seed, call_text=text,
+                       forbidden=forbidden)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            fail(text, "a pair (causal_losses, bidirectional_losses)", describe(got),
+                 "return the two loss curves: causal first, then bidirectional")
+        want = _next_token_run(config, data, steps, batch_size, lr, seed)
+        for name, curve, reference, i in [("causal", got[0], want[0], 0), ("bidirectional", got[1], want[1], 1)]:
+            try:
+                values = torch.tensor([float(v) for v in curve], dtype=torch.float64)
+            except (TypeError, ValueError):
+                fail(text, f"{name}_losses: a list of {steps} numbers", describe(curve),
+                     "append loss.item() once per step")
+            if len(values) != steps:
+                fail(text, f"{name}_losses with {steps} values, one per step", f"{len(values)} values",
+                     "append each step's loss: one value per optimizer step")
+            mistakes = {
+                "the bidirectional model starts from other weights: call torch.manual_seed(seed) right before "
+                "building each model, so that both start alike":
+                    lambda: _next_token_run(config, data, steps, batch_size, lr, seed, same_init=False)[i],
+                "the second model sees other batches: seed a new generator with seed for each run (or draw one "
+                "batch per step for both models)":
+                    lambda: _next_token_run(config, data, steps, batch_size, lr, seed, same_batches=False)[i],
+                "the gradients pile up from step to step: call optimizer.zero_grad() every step":
+                    lambda: _next_token_run(config, data, steps, batch_size, lr, seed, zero_grad=False)[i],
+                "the targets are the inputs themselves: a next-token model predicts y, the window shifted by one":
+                    lambda: _next_token_run(config, data, steps, batch_size, lr, seed, shifted=False)[i],
+            }
+            expect_close(f"{text}: the {name} losses", values, torch.tensor(reference, dtype=torch.float64),
+                         atol=1e-4, rtol=1e-4, mistakes={k: (lambda f=f: torch.tensor(f(), dtype=torch.float64))
+                                                         for k, f in mistakes.items()},
+                         hint="train as the exercise says: the same initial weights (torch.manual_seed(seed) before "
+                              "each GPT), torch.optim.AdamW(model.parameters(), lr=lr), one get_batch per step "
+                              "from torch.Generator().manual_seed(seed), the mean F.cross_entropy over all positions")
+        if measured is None:
+            measured = [float(v) for v in got[0]], [float(v) for v in got[1]]
+    causal, bidirectional = measured
+    passed(f"your run on random tokens reproduces: after {len(causal)} steps the causal model's loss is "
+           f"{causal[-1]:.2f} nats (ln {V} = {torch.tensor(float(V)).log().item():.2f}, nothing to learn), the "
+           f"bidirectional one's {bidirectional[-1]:.2f}: it reads the next token from its input")
+

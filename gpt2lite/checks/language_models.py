@@ -1,7 +1,9 @@
-"""Checks for chapter 1's exercises: a pair's probability, the uniform guess's loss, temperature, a trigram model."""
+"""Checks for chapter 1's exercises: the uniform guess's loss, a repaired bigram table, a sweep of the smoothing
+strength on held-out text, a trigram model."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +14,7 @@ import torch.nn.functional as F
 
 from gpt2lite.data import CharTokenizer
 
-from ._core import call, describe, expect_close, expect_raises, fail, forbid_helpers, loss_functions, passed
+from ._core import call, describe, expect_close, fail, forbid_helpers, loss_functions, passed
 
 # A few lines in the style of Tiny Shakespeare: every check builds its own small model from them, offline.
 _TEXT = (
@@ -34,33 +36,6 @@ def _bigram() -> tuple[CharTokenizer, torch.Tensor]:
     counts = torch.bincount(ids[:-1] * V + ids[1:], minlength=V * V).view(V, V)  # (V, V)
     P = (counts + 1).float()
     return tok, P / P.sum(dim=1, keepdim=True)
-
-
-def check_pair_probability(fn: Callable[[str, torch.Tensor, CharTokenizer], float]) -> None:
-    """`fn(pair, P, tok)` returns, as a Python float, P[first char, second char] of the bigram table `P`; it raises
-    ValueError unless `pair` has exactly 2 characters."""
-    tok, P = _bigram()
-    toy_tok = CharTokenizer("abc")
-    toy_P = torch.tensor([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4], [1.0, 0.0, 0.0]])  # (3, 3), rows sum to 1
-    cases = [(pair, P, tok, "a bigram table of a short text") for pair in ["th", "qu", "qz", "\n\n", "e ", "zz"]]
-    cases += [(pair, toy_P, toy_tok, "toy_P, toy_tok (CharTokenizer('abc'))") for pair in ["ac", "ca", "ba"]]
-    for pair, table, t, what in cases:
-        text = f"{fn.__name__}({pair!r}, P, tok) with {what}"
-        got = call(fn, pair, table.clone(), t, call_text=text)
-        a, b = t.stoi[pair[0]], t.stoi[pair[1]]
-        expected = table[a, b].item()
-        expect_close(text, got, expected, atol=1e-7, rtol=1e-6, mistakes={
-            "row and column are swapped: the row is the first character, the column the second, P[a, b]":
-                lambda: table[b, a].item(),
-            "this is ln p: return the probability itself": lambda: math.log(expected),
-        }, hint="look up P[id of the first character, id of the second character]")
-        if not isinstance(got, float):
-            fail(text, f"a Python float: {expected!r}", f"a {type(got).__name__}: {describe(got)}",
-                 "turn the 0-d tensor into a Python float with .item()")
-    for bad in ["", "t", "the"]:
-        expect_raises(f"{fn.__name__}({bad!r}, P, tok)", lambda pair: fn(pair, P.clone(), tok), [bad], ValueError,
-                      "check the length first: raise ValueError when len(pair) != 2")
-    passed("pair_probability reads the right entry of the bigram table, and rejects pairs of the wrong length")
 
 
 def check_uniform_nll(fn: Callable[[torch.Tensor, int], float]) -> None:
@@ -94,40 +69,142 @@ def check_uniform_nll(fn: Callable[[torch.Tensor, int], float]) -> None:
     passed("the uniform guess scores ln V, whatever the text")
 
 
-def check_bigram_temperature(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
-    """`fn(P, tau)` returns the (V, V) table with P[a, b]^(1/tau), each row renormalised to sum to 1 (stable for a
-    tiny tau), and raises ValueError for tau <= 0."""
-    _, P = _bigram()
-    toy_P = torch.tensor([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4], [1.0, 0.0, 0.0]])  # a zero must stay zero
-    cases = [(P, "P", tau) for tau in [1.0, 0.5, 2.0, 0.001, 1000.0]] + [(toy_P, "toy_P", tau) for tau in [0.5, 3.0]]
-    for table, name, tau in cases:
-        V = table.size(0)
-        text = f"{fn.__name__}({name}, {tau}) with {name} of shape {tuple(table.shape)}"
-        given = table.clone()
-        got = call(fn, given, tau, call_text=text)
-        if not torch.equal(given, table):
-            fail(text, f"{name} left as it was", f"{name} changed in place",
-                 "compute a new tensor: in-place operations (pow_, div_, /=) overwrite the caller's table")
-        if isinstance(got, torch.Tensor) and got.shape == table.shape and not torch.isfinite(got).all():
-            fail(text, "finite probabilities", "nan or inf",
-                 "p^(1/tau) underflows to 0 for a small tau (and 0 / 0 = nan): work with log-probabilities, "
-                 "e.g. a softmax of P.log() / tau over each row")
-        log_scaled = table.double().log() / tau  # (V, V)
-        expected = torch.softmax(log_scaled, dim=1)
-        expect_close(text, got, expected, atol=1e-6, rtol=1e-3, mistakes={
-            "the exponent is 1/tau, not tau: divide the log-probabilities by tau":
-                lambda: torch.softmax(table.double().log() * tau, dim=1),
-            "the rows are not renormalised: divide each row by its sum (or use a softmax)":
-                lambda: table.double() ** (1 / tau),
-            "the columns sum to 1, not the rows: normalise over dim=1 (the next character)":
-                lambda: torch.softmax(log_scaled, dim=0),
-            "these are log-probabilities: return probabilities (softmax, not log_softmax)":
-                lambda: torch.log_softmax(log_scaled, dim=1),
-        }, hint=f"P^(1/tau) renormalised per row; rows must sum to 1: every row of shape ({V},) is a distribution")
-    for bad in [0, 0.0, -1.0]:
-        expect_raises(f"{fn.__name__}(P, {bad})", lambda tau: fn(P.clone(), tau), [bad], ValueError,
-                      "raise ValueError when tau <= 0 (tau = 0 included)")
-    passed("with_temperature sharpens and flattens the bigram rows correctly, even at tau = 0.001")
+def _bigram_table(ids: torch.Tensor, V: int, alpha: float = 1.0) -> torch.Tensor:
+    """P (V, V) of the ids, add-alpha smoothed, counted the direct way: row a = P(next | a), float64."""
+    counts = torch.zeros(V, V, dtype=torch.float64)
+    for (a, b), n in Counter(zip(ids[:-1].tolist(), ids[1:].tolist())).items():
+        counts[a, b] += n
+    P = counts + alpha
+    return P / P.sum(dim=1, keepdim=True)
+
+
+def _pair_counts(ids: torch.Tensor, V: int) -> torch.Tensor:
+    """The raw pair counts N (V, V) of the ids, float64."""
+    return torch.bincount(ids[:-1] * V + ids[1:], minlength=V * V).view(V, V).double()
+
+
+def check_fixed_bigram(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
+    """`fn(ids, V)` returns the (V, V) float table P with P[a, b] = P(b | a), add-one smoothed, of the 1-D ids:
+    the exercise's buggy bigram_probs repaired (repeated pairs added up, each row divided by its own sum)."""
+    tok, _ = _bigram()
+    g = torch.Generator().manual_seed(1)
+    cases = [
+        (torch.tensor(tok.encode(_TEXT)), tok.vocab_size, "a short text's ids"),
+        (torch.tensor([0, 1, 0, 1, 1, 2]), 3, "[0, 1, 0, 1, 1, 2]"),
+        (torch.randint(0, 7, (500,), generator=g), 7, "500 random ids"),
+        (torch.tensor([2]), 4, "[2] (no pair at all)"),
+        (torch.tensor([0, 0, 0]), 1, "[0, 0, 0]"),
+    ]
+    own = forbid_helpers(__name__)
+    for ids, V, shown in cases:
+        text = f"{fn.__name__}({shown}, {V})"
+        given = ids.clone()
+        got = call(fn, given, V, call_text=text, forbidden=own)
+        if not torch.equal(given, ids):
+            fail(text, "ids left as they were", "ids changed in place", "do not write into the caller's ids")
+        if isinstance(got, torch.Tensor) and not got.is_floating_point():
+            fail(text, "a float tensor of probabilities", f"dtype {got.dtype}", "turn the counts into floats")
+        N = _pair_counts(ids, V)
+        seen = (N > 0).double()
+        expected = _bigram_table(ids, V)
+        expect_close(text, got, expected, atol=1e-6, rtol=1e-5, mistakes={
+            "both bugs are still there: repeated pairs overwrite each other (index_put_ needs accumulate=True) "
+            "and P.sum(dim=1) without keepdim=True divides the columns, not the rows":
+                lambda: (seen + 1) / (seen + 1).sum(dim=1),
+            "repeated pairs are written, not added: index_put_ without accumulate=True sets every pair that "
+            "occurs to 1, however often it occurs; pass accumulate=True":
+                lambda: (seen + 1) / (seen + 1).sum(dim=1, keepdim=True),
+            "P.sum(dim=1) has shape (V,): dividing by it divides column b by the sum of row b. Keep the "
+            "dimension (keepdim=True), so that each row is divided by its own sum":
+                lambda: (N + 1) / (N + 1).sum(dim=1),
+            "the columns sum to 1, not the rows: normalise each row a over the next character (dim=1)":
+                lambda: (N + 1) / (N + 1).sum(dim=0, keepdim=True),
+            "the table is transposed: row a is the current character, column b the next one":
+                lambda: expected.T,
+            "no smoothing: add 1 to every count before normalising":
+                lambda: N / N.sum(dim=1, keepdim=True),
+        }, hint="count every pair (ids[i], ids[i + 1]) as often as it occurs, add 1, divide each row by its sum")
+    passed("bigram_probs is repaired: every pair counted as often as it occurs, every row sums to 1")
+
+
+def _markov_text(V: int, n: int, seed: int) -> torch.Tensor:
+    """n ids drawn from a fixed random bigram source over V tokens (peaked rows, like a language's)."""
+    g = torch.Generator().manual_seed(seed)
+    source = torch.softmax(2.5 * torch.randn(V, V, generator=g, dtype=torch.float64), dim=1)  # (V, V)
+    cumulative = source.cumsum(dim=1).tolist()
+    draws = torch.rand(n, generator=g, dtype=torch.float64).tolist()
+    out, current = [], 0
+    for u in draws:
+        current = min(bisect.bisect_right(cumulative[current], u), V - 1)
+        out.append(current)
+    return torch.tensor(out)
+
+
+@lru_cache(maxsize=1)
+def _sweep_data() -> tuple[torch.Tensor, torch.Tensor]:
+    """50,000 training ids and 20,000 held-out ids from one bigram source over 27 tokens."""
+    ids = _markov_text(27, 70_000, seed=0)
+    return ids[:50_000], ids[50_000:]
+
+
+_ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def _sweep(train_ids: torch.Tensor, val_ids: torch.Tensor, V: int, alphas: tuple[float, ...],
+           log: Callable[[torch.Tensor], torch.Tensor] = torch.log, total: Callable | None = None) -> list[float]:
+    """The validation loss of the add-alpha bigram table for each alpha; `log` and `total` (the row sums) switch
+    on a mistake."""
+    N = _pair_counts(train_ids, V)
+    losses = []
+    for alpha in alphas:
+        sums = (N + alpha).sum(dim=1, keepdim=True) if total is None else total(N, alpha)
+        logP = log((N + alpha) / sums)
+        losses.append(-logP[val_ids[:-1], val_ids[1:]].mean().item())
+    return losses
+
+
+def check_smoothing_sweep(fn: Callable[[torch.Tensor, torch.Tensor, int, list[float]], list[float]]) -> None:
+    """`fn(train_ids, val_ids, V, alphas)` fits an add-alpha bigram table on train_ids for each alpha > 0 and
+    returns the list of its validation losses (mean -ln P[a, b] over val_ids' pairs), one float per alpha."""
+    train_ids, val_ids = _sweep_data()
+    cases = [
+        (torch.tensor([0, 1, 0, 1, 2]), torch.tensor([1, 0, 2, 2, 1]), 3, [0.5, 1.0, 2.0], "toy"),
+        (train_ids[:500], val_ids, 27, list(_ALPHAS), "500"),
+        (train_ids, val_ids, 27, list(_ALPHAS), "50,000"),
+    ]
+    own = forbid_helpers(__name__)
+    best = {}
+    for tr, va, V, alphas, shown in cases:
+        text = (f"{fn.__name__}(train_ids, val_ids, {V}, {alphas})" if shown == "toy" else
+                f"{fn.__name__}({shown} training ids, {len(va):,} validation ids, {V}, {alphas})")
+        if shown == "toy":
+            text += f" with train_ids = {tr.tolist()}, val_ids = {va.tolist()}"
+        got = call(fn, tr.clone(), va.clone(), V, list(alphas), call_text=text, forbidden=own)
+        if not isinstance(got, list) or len(got) != len(alphas) or not all(isinstance(x, float) for x in got):
+            fail(text, f"a list of {len(alphas)} Python floats, one loss per alpha", describe(got, 200),
+                 "return [loss for each alpha], each a float (.item())")
+        expected = _sweep(tr, va, V, tuple(alphas))
+        V_alpha = lambda N, a: N.sum(dim=1, keepdim=True) + a  # noqa: E731
+        expect_close(text, torch.tensor(got), torch.tensor(expected), atol=1e-5, rtol=1e-5, mistakes={
+            "these are the training losses: fit on train_ids, but score val_ids":
+                lambda: torch.tensor(_sweep(tr, tr, V, tuple(alphas))),
+            "the validation text leaked into the counts: count the pairs of train_ids only":
+                lambda: torch.tensor(_sweep(torch.cat([tr, va]), va, V, tuple(alphas))),
+            "alpha is ignored: every loss is add-one's; add alpha (not 1) to every count":
+                lambda: torch.tensor(_sweep(tr, va, V, (1.0,) * len(alphas))),
+            "the rows do not sum to 1: a row's total is its count plus V * alpha (alpha for each of the V "
+            "entries), not plus alpha": lambda: torch.tensor(_sweep(tr, va, V, tuple(alphas), total=V_alpha)),
+            "this is log2: the loss uses the natural log (nats)":
+                lambda: torch.tensor(_sweep(tr, va, V, tuple(alphas), log=torch.log2)),
+            "the losses are not in the order of alphas: return one loss per alpha, in the order given":
+                lambda: torch.tensor(sorted(expected)),
+        }, hint="for each alpha: P = (N + alpha) / (row sums of N + alpha), loss = mean -ln P[a, b] over val's pairs")
+        if shown != "toy":
+            i = min(range(len(alphas)), key=lambda j: got[j])
+            best[shown] = (alphas[i], got[i], got[alphas.index(1.0)])
+    (a1, l1, one1), (a2, l2, one2) = best["500"], best["50,000"]
+    passed(f"smoothing_sweep: with 500 training tokens the best alpha is {a1} (val loss {l1:.4f}; add-one "
+           f"{one1:.4f}), with 50,000 it is {a2} ({l2:.4f}; add-one {one2:.4f})")
 
 
 def _reference_trigram(ids: torch.Tensor, V: int) -> torch.Tensor:

@@ -1,101 +1,73 @@
-"""Checks for chapter 6's exercises: the weights' memory, the loss of a uniform model, the language-model loss
-from logits, and the parameter count of any config."""
+"""Checks for chapter 6's exercises: the memory of the weights and of the KV cache, the parameter count of any
+config, and a measurement of weight tying (a tiny model trained with and without it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from gpt2lite import GPTConfig
-from gpt2lite.train import next_token_loss
+from gpt2lite.attention import KVCache
+from gpt2lite.model import GPT
+from gpt2lite.train import train
 
-from ._core import (call, describe, expect_close, expect_count, fail, forbid, forbid_helpers, loss_functions,
-                    meta_model, model_building, passed, show_config)
+from ._core import (call, describe, expect_count, fail, forbid, forbid_helpers, meta_model, model_building, passed,
+                    seeded_model, show_config)
 
 
-def check_weight_bytes(fn: Callable[[GPTConfig, torch.dtype], int]) -> None:
-    """`fn(config, dtype)` returns how many bytes the parameters of GPT(config) take in `dtype`, the tied
-    matrix counted once."""
-    forbidden = model_building("do not build the model: count its parameters from the config and multiply by "
-                               "torch.tensor([], dtype=dtype).element_size()") + forbid_helpers(__name__)
-    for name in ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]:
+# ------------------------------------------------------------------------------------------- ex-06-memory
+def check_memory_bytes(fn: Callable[[GPTConfig, int, torch.dtype, int, int], tuple[int, int]]) -> None:
+    """`fn(config, n_params, dtype, context, batch)` returns `(weight_bytes, cache_bytes)`: the bytes of the
+    model's n_params parameters in `dtype`, and of the keys and values that a KV cache in `dtype` holds for
+    `batch` sequences of `context` tokens, in every layer."""
+    forbidden = (model_building("derive it from the config: the cache holds a key and a value of n_embd numbers "
+                                "per layer, per sequence and per position")
+                 + forbid({KVCache: "gpt2lite.attention.KVCache"}, "do not allocate a cache: compute its size")
+                 + forbid_helpers(__name__))
+    cases = [("gpt2", torch.float32, 1024, 1), ("gpt2", torch.float16, 1, 1), ("gpt2-medium", torch.bfloat16, 300, 3),
+             ("gpt2-xl", torch.float16, 1024, 8), ("gpt1", torch.float64, 512, 2)]
+    for name, dtype, context, batch in cases:
         cfg = GPTConfig.from_name(name)
         n = meta_model(cfg).num_parameters()
-        V, T, C, L = cfg.vocab_size, cfg.block_size, cfg.n_embd, cfg.n_layer
-        for dtype in [torch.float32, torch.float16, torch.bfloat16, torch.float64]:
-            size = torch.tensor([], dtype=dtype).element_size()
-            text = f"{fn.__name__}({show_config(cfg)}, {dtype})"
-            expect_count(text, call(fn, cfg, dtype, call_text=text, forbidden=forbidden), n * size, mistakes={
-                "lm_head shares wte's matrix (weight tying): count it once": lambda: (n + V * C) * size,
-                "that is in bits: divide by 8 (element_size() is already in bytes)": lambda: n * size * 8,
-                f"that assumes 4 bytes per number: {dtype} takes {size}; use torch.tensor([], dtype=dtype)"
-                ".element_size()": lambda: n * 4,
-                "that is the parameter count: multiply by the bytes per number": lambda: n,
-                "the final LayerNorm (2C) is missing": lambda: (n - 2 * C) * size,
-                "the position table (block_size x n_embd) is missing": lambda: (n - T * C) * size,
-                "the biases and LayerNorms of the blocks (13C per block) are missing": lambda: (n - L * 13 * C) * size,
-            }, hint="(V C + T C + L (12 C^2 + 13 C) + 2 C) parameters, times the element size of dtype")
-    passed("weight_bytes matches the parameters' real sizes for all four GPT-2s and four dtypes")
+        size = torch.tensor([], dtype=dtype).element_size()
+        cache = KVCache(dataclasses.replace(cfg, block_size=context), batch, device="meta", dtype=dtype)
+        want = (n * size, cache.k.nbytes + cache.v.nbytes)
+        text = f"{fn.__name__}({show_config(cfg)}, {n:,}, {dtype}, context={context}, batch={batch})"
+        got = call(fn, cfg, n, dtype, context, batch, call_text=text, forbidden=forbidden)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            fail(text, "a pair (weight_bytes, cache_bytes)", f"a {type(got).__name__}: {describe(got)}",
+                 "return a tuple of two ints: return weights, cache")
+        L, C = cfg.n_layer, cfg.n_embd
+        per_number = want[1] // size  # numbers in the cache
+        expect_count(text + ": the weights", got[0], want[0], mistakes={
+            "that is in bits: element_size() is already in bytes": lambda: n * size * 8,
+            f"that assumes 4 bytes per number: {dtype} takes {size}; use torch.tensor([], dtype=dtype)"
+            ".element_size()": lambda: n * 4,
+            "that is the parameter count: multiply by the bytes per number": lambda: n,
+        }, hint="n_params times the bytes of one number in dtype")
+        expect_count(text + ": the KV cache", got[1], want[1], mistakes={
+            "that is the keys only: the cache holds a key AND a value per position": lambda: want[1] // 2,
+            "that is one layer's cache: every layer keeps its own keys and values": lambda: want[1] // L,
+            "the batch is missing: each sequence of the batch has its own keys and values":
+                lambda: want[1] // batch,
+            f"that is sized for block_size={cfg.block_size}: the cache holds `context` positions":
+                lambda: 2 * L * batch * cfg.block_size * C * size,
+            "that multiplies by n_head: n_head heads of head_dim numbers are n_embd numbers together":
+                lambda: want[1] * cfg.n_head,
+            "that is in bits: element_size() is already in bytes": lambda: want[1] * 8,
+            f"that assumes 4 bytes per number: {dtype} takes {size}": lambda: per_number * 4,
+            "that is the number of numbers: multiply by the bytes per number": lambda: per_number,
+        }, hint="2 (key and value) x n_layer x batch x context x n_embd numbers, times the bytes per number")
+    passed(f"memory_bytes matches the parameters and gpt2lite's KVCache for {len(cases)} presets, dtypes, "
+           "contexts and batches")
 
 
-def check_uniform_loss(fn: Callable[[int], float]) -> None:
-    """`fn(vocab_size)` returns, as a Python float, the cross-entropy in nats of a model that gives every token
-    the same probability."""
-    for vocab in [1, 2, 65, 50257, 10]:
-        text = f"{fn.__name__}({vocab})"
-        got = call(fn, vocab)
-        if not isinstance(got, float):
-            fail(text, "a Python float", f"a {type(got).__name__}: {describe(got)}",
-                 "use math.log, or .item() to turn a one-number tensor into a float")
-        targets = torch.randint(vocab, (3, 7), generator=torch.Generator().manual_seed(vocab))  # (3, 7)
-        zeros = torch.zeros(21, vocab)  # equal logits = equal probabilities, (21, vocab)
-        expected = F.cross_entropy(zeros, targets.flatten()).item()
-        expect_close(text, got, expected, mistakes={
-            "that is in bits (log base 2): the loss is in nats, math.log": lambda: math.log2(vocab),
-            "that is log base 10: the loss is in nats, math.log": lambda: math.log10(vocab),
-            "that is the probability 1/V itself: the loss is -log(1/V)": lambda: 1 / vocab,
-            "the sign is wrong: the loss is -log(1/V), a positive number": lambda: -math.log(vocab),
-        }, hint="every target gets probability 1/V, and the loss is -log of the target's probability")
-    passed("uniform_loss matches cross_entropy of equal logits")
-
-
-def check_lm_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """`fn(logits, targets)` with logits (B, T, V) and targets (B, T) returns the mean cross-entropy over all
-    B * T positions, as a 0-d tensor."""
-    gen = torch.Generator().manual_seed(0)
-    instead = ("take log_softmax over the vocabulary, pick each target's log-probability with gather, and average "
-               "the negatives")
-    forbidden = loss_functions(instead) + forbid({next_token_loss: "gpt2lite.train.next_token_loss"}, instead)
-    forbidden += forbid_helpers(__name__)
-    for B, T, V in [(1, 1, 2), (2, 5, 7), (4, 16, 65), (1, 3, 50257), (3, 2, 4)]:
-        logits = torch.randn(B, T, V, generator=gen) * 3
-        targets = torch.randint(V, (B, T), generator=gen)
-        text = f"{fn.__name__}(logits of shape {(B, T, V)}, targets of shape {(B, T)})"
-        got = call(fn, logits.clone(), targets.clone(), call_text=text, forbidden=forbidden)
-        expected = next_token_loss(lambda x: logits, None, targets)  # the package's loss, with a stand-in model
-
-        def picked(logp: torch.Tensor) -> torch.Tensor:
-            return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
-
-        expect_close(text, got, expected, atol=1e-5, rtol=1e-5, mistakes={
-            "that is the sum over positions: take the mean": lambda: -picked(logits.log_softmax(-1)).sum(),
-            "the minus sign is missing: the loss is the mean of -log p(target)":
-                lambda: picked(logits.log_softmax(-1)).mean(),
-            "the log_softmax runs over the positions (dim=1): it must run over the vocabulary (dim=-1)":
-                lambda: -picked(logits.log_softmax(1)).mean(),
-            "that picks the raw logits: take log_softmax first": lambda: -picked(logits).mean(),
-            "that is the probability, not its log: use log_softmax": lambda: -picked(logits.softmax(-1)).mean(),
-            "that sums over the positions of a sequence and averages over the batch: average over all B * T":
-                lambda: -picked(logits.log_softmax(-1)).sum(-1).mean(),
-            "return a 0-d tensor (a scalar): .mean() over everything, no keepdim":
-                lambda: -picked(logits.log_softmax(-1)).mean().reshape(1),
-        }, hint="log_softmax over the vocabulary, gather each target's log-probability, mean of the negatives")
-    passed("lm_loss matches gpt2lite.train.next_token_loss")
-
-
+# ------------------------------------------------------------------------------------------- ex-06-count
 def check_count_parameters(fn: Callable[[GPTConfig], int]) -> None:
     """`fn(config)` returns GPT(config).num_parameters() from the config alone, for any bias and pre_ln setting."""
     configs = [GPTConfig.from_name(n) for n in ["gpt2", "gpt2-medium", "gpt2-xl", "gpt1"]]
@@ -126,3 +98,116 @@ def check_count_parameters(fn: Callable[[GPTConfig], int]) -> None:
                 lambda: V * C + T * C + L * (12 * C**2 + (13 * C if b else 4 * C)) + (2 * C if cfg.pre_ln else 0),
         }, hint="V C + T C + L (12 C^2 + biases 9C + LayerNorms 4C) + ln_f 2C; bias=False keeps only the LN gains")
     passed(f"count_parameters matches num_parameters() on {len(configs)} configs")
+
+
+# ------------------------------------------------------------------------------------------- ex-06-tying
+# The experiment the check re-runs: a 2-block model on a 256-token vocabulary, where the embedding matrix is a
+# large part of the model, trained on a made-up language in which each token has 4 possible successors.
+_TYING_CONFIG = GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32)
+_TYING_STEPS, _TYING_LR, _TYING_SEED = 40, 3e-3, 0
+
+
+def _tying_batches(steps: int, batch: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`steps` batches (x, y) of shape (batch, block_size) from the made-up language, the same on every call."""
+    V, T = _TYING_CONFIG.vocab_size, _TYING_CONFIG.block_size
+    g = torch.Generator().manual_seed(6)
+    successors = torch.randint(V, (V, 4), generator=g)  # (V, 4): the tokens allowed after each token
+    choices = torch.randint(4, (steps * batch, T), generator=g)
+    seq = torch.empty(steps * batch, T + 1, dtype=torch.long)
+    seq[:, 0] = torch.randint(V, (steps * batch,), generator=g)
+    for t in range(T):
+        seq[:, t + 1] = successors[seq[:, t], choices[:, t]]
+    return [(s[:, :-1].clone(), s[:, 1:].clone()) for s in seq.split(batch)]
+
+
+def _tying_run(config: GPTConfig, batches: list, tied: bool, lr: float, seed: int, *, late_optimizer: bool = False,
+               no_zero_grad: bool = False, after_step: bool = False, never_untie: bool = False,
+               ) -> tuple[int, list[float]]:
+    """The reference run; each keyword switches on one classic mistake."""
+    with torch.random.fork_rng(devices=[]):
+        model = seeded_model(config, seed)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr) if late_optimizer else None
+        if not tied and not never_untie:
+            model.lm_head.weight = nn.Parameter(model.transformer.wte.weight.detach().clone())
+        optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr)
+        losses = []
+        for x, y in batches:
+            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+            if not no_zero_grad:
+                optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if after_step:
+                with torch.no_grad():
+                    loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+            losses.append(loss.item())
+        return model.num_parameters(), losses
+
+
+def _close(a: float, b: float) -> bool:
+    """Two losses of the same run, computed by code written in two ways (float32 rounding, nothing more)."""
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+
+
+def check_tying_ablation(fn: Callable[[GPTConfig, list, bool, float, int], tuple[int, list[float]]]) -> None:
+    """`fn(config, batches, tied, lr, seed)` seeds torch, builds GPT(config), unties lm_head if `tied` is False
+    (its own nn.Parameter, a copy of wte's initial weights), trains one AdamW(lr) step per batch (x, y) on the
+    mean cross-entropy and returns (the model's parameter count, the loss of each step before its update).
+    The check runs the experiment with the reader's function, tied and untied, and compares each run with its
+    own run of the same settings."""
+    forbidden = (forbid({train: "gpt2lite.train.train"}, "write the loop yourself: forward, loss, zero_grad, "
+                        "backward, step") + forbid_helpers(__name__))
+    batches = _tying_batches(_TYING_STEPS)
+    cfg, lr, seed = _TYING_CONFIG, _TYING_LR, _TYING_SEED
+    figures = {}
+    for tied in (True, False):
+        text = f"{fn.__name__}({show_config(cfg)}, {len(batches)} batches, tied={tied}, lr={lr}, seed={seed})"
+        with torch.random.fork_rng(devices=[]):
+            got = call(fn, cfg, [(x.clone(), y.clone()) for x, y in batches], tied, lr, seed, call_text=text,
+                       forbidden=forbidden)
+        want_n, want = _tying_run(cfg, batches, tied, lr, seed)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            fail(text, "a pair (n_params, losses)", f"a {type(got).__name__}: {describe(got)}",
+                 "return model.num_parameters(), losses")
+        n, losses = got
+        expect_count(text + ": the parameter count", n, want_n, mistakes={
+            "the untied model has as many parameters as the tied one: lm_head still shares wte's matrix; give it "
+            "its own nn.Parameter": lambda: _tying_run(cfg, [], True, lr, seed)[0],
+            "the untied lm_head is counted, but the tied one is not: count each matrix once":
+                lambda: want_n + cfg.vocab_size * cfg.n_embd,
+        }, hint="model.num_parameters() after untying")
+        if not isinstance(losses, (list, tuple)) or not all(isinstance(v, float) for v in losses):
+            fail(text, f"a list of {len(want)} Python floats", describe(losses),
+                 "append loss.item() at every step")
+        if len(losses) != len(want):
+            fail(text, f"{len(want)} losses, one per batch", f"{len(losses)} losses",
+                 "train one step per batch and record each step's loss")
+        if all(_close(a, b) for a, b in zip(losses, want)):
+            figures[tied] = (n, losses[0], losses[-1])
+            continue
+        variants = {
+            "the loss is recorded after the update: record each step's loss before optimizer.step()":
+                dict(after_step=True),
+            "the gradients add up over the steps: call optimizer.zero_grad() before each backward()":
+                dict(no_zero_grad=True),
+            "the optimizer was made before lm_head got its own parameter, so the optimizer never updates it: "
+            "untie first, then build AdamW(model.parameters())": dict(late_optimizer=True),
+            "lm_head is still tied: assign model.lm_head.weight = nn.Parameter(a copy of wte's weights)":
+                dict(never_untie=True),
+        }
+        hint = "seed with torch.manual_seed(seed), build GPT(config), untie, then one AdamW step per batch"
+        for message, switch in variants.items():
+            _, wrong = _tying_run(cfg, batches, tied, lr, seed, **switch)
+            if wrong != want and all(_close(a, b) for a, b in zip(losses, wrong)):
+                hint = message
+                break
+        else:
+            if not _close(losses[0], want[0]):
+                hint = ("the first loss differs: seed with torch.manual_seed(seed) right before GPT(config), and "
+                        "start the untied lm_head as a copy of wte's weights")
+        bad = next(i for i, (a, b) in enumerate(zip(losses, want)) if not _close(a, b))
+        fail(text + f": the loss of step {bad}", f"{want[bad]:.4f} (the check's own run, same settings)",
+             f"{losses[bad]:.4f}", hint)
+    (n1, first, last1), (n2, _, last2) = figures[True], figures[False]
+    passed(f"tying_ablation reproduces both runs of {len(batches)} steps (loss {first:.2f} at the start): "
+           f"tied {n1:,} parameters, final loss {last1:.2f}; untied {n2:,} parameters, final loss {last2:.2f}")

@@ -1,5 +1,5 @@
-"""Checks for chapter 8's exercises: temperature, the top-k and top-p filters, a greedy decoding loop, and greedy
-generation with a KV cache written by hand."""
+"""Checks for chapter 8's exercises: temperature applied to probabilities, top-k and top-p with a setting per row
+of the batch, and the repair of a KV-cache generation loop."""
 
 from __future__ import annotations
 
@@ -16,239 +16,247 @@ from gpt2lite.config import GPTConfig
 from gpt2lite.generate import filter_logits
 from gpt2lite.model import GPT
 
-from ._core import (Forbidden, call, describe, expect_close, expect_equal, fail, forbid, forbid_helpers, passed,
+from ._core import (Forbidden, call, describe, expect_equal, expect_close, fail, forbid, forbid_helpers, passed,
                     seeded_model)
 
 NEG_INF = float("-inf")
 
 
-# --------------------------------------------------------------------------- ex-08-temperature
-def check_apply_temperature(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
-    """`fn(logits, temperature)`: (B, V) logits -> (B, V) probabilities softmax(logits / temperature); at
-    temperature 0, probability 1 on each row's (first) largest logit."""
+# ---------------------------------------------------------------------------------- ex-08-temper
+def check_temper_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+    """`fn(probs, temperature)`: (B, V) probabilities -> the (B, V) distribution that sampling at that temperature
+    draws from, p_i^(1/T) / sum_j p_j^(1/T) (softmax(log(p) / T)); zero probabilities stay 0; at temperature 0,
+    probability 1 on each row's (first) largest probability. It must hold in float32 for small T over many tokens,
+    where p ** (1 / T) underflows to 0."""
     g = torch.Generator().manual_seed(0)
-    for B, V in [(1, 5), (3, 65), (2, 1000)]:
-        z = 3 * torch.randn(B, V, generator=g)  # (B, V)
-        for T in [0.1, 0.5, 1.0, 2.0, 10.0]:
-            text = f"{fn.__name__}(logits of shape {(B, V)}, {T})"
-            got = call(fn, z.clone(), T, call_text=text)
-            expect_close(text, got, torch.softmax(z / T, dim=-1), atol=1e-6, rtol=1e-5, mistakes={
-                "the logits are multiplied by the temperature: divide them, softmax(logits / T)":
-                    lambda: torch.softmax(z * T, dim=-1),
-                "the softmax runs over the batch (dim=0): take it over the vocabulary, dim=-1":
-                    lambda: torch.softmax(z / T, dim=0),
-                "these are the scaled logits: apply a softmax to turn them into probabilities": lambda: z / T,
-                "the temperature is ignored: divide the logits by it before the softmax":
-                    lambda: torch.softmax(z, dim=-1),
-            }, hint="each row must be softmax(logits / T) and sum to 1")
-        _check_greedy_distribution(fn, z)
-    ties = torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]])  # the largest logit twice; all equal
+    for B, V, spread in [(1, 5, 3.0), (3, 65, 3.0), (2, 1000, 1.0)]:
+        p = torch.softmax(spread * torch.randn(B, V, generator=g), dim=-1)  # (B, V)
+        p[:, 1::7] = 0.0  # tokens a filter already removed
+        p = p / p.sum(dim=-1, keepdim=True)
+        for T in [0.02, 0.3, 1.0, 2.0, 10.0]:
+            text = f"{fn.__name__}(probabilities of shape {(B, V)}, {T})"
+            got = call(fn, p.clone(), T, call_text=text)
+            expected = torch.softmax(p.double().log() / T, dim=-1).float()
+            powered = p ** (1 / T)
+            expect_close(text, got, expected, atol=1e-6, rtol=1e-4, mistakes={
+                "the probabilities were raised to the power T: tempering divides the log-probabilities by T, so "
+                "the power is 1 / T": lambda: (p ** T) / (p ** T).sum(dim=-1, keepdim=True),
+                "softmax(probs / T) treats the probabilities as logits: the logits are their logarithms (up to a "
+                "constant), so take log(probs) / T before the softmax": lambda: torch.softmax(p / T, dim=-1),
+                "p ** (1 / T) is not a distribution yet: divide each row by its sum": lambda: powered,
+                "(p / p.max()) ** (1 / T) is not a distribution yet: divide each row by its sum":
+                    lambda: (p / p.max(dim=-1, keepdim=True).values) ** (1 / T),
+                "p ** (1 / T) underflowed in float32 (all of it, or the smaller tokens): divide each row by its "
+                "largest probability first, (p / p.max(-1, keepdim=True).values) ** (1 / T), or work with "
+                "log(p)": lambda: powered / powered.sum(dim=-1, keepdim=True),
+                "each row was divided by the sum over the batch (dim=0): sum over the vocabulary, dim=-1":
+                    lambda: powered / powered.sum(dim=0, keepdim=True),
+                "the temperature is ignored: the result must change with T": lambda: p,
+            }, hint="each row must be p ** (1 / T) renormalised, with 0 staying 0, and sum to 1")
+        _check_greedy_distribution(fn, p)
+    ties = torch.tensor([[0.1, 0.4, 0.4, 0.1], [0.25, 0.25, 0.25, 0.25]])  # the largest twice; all equal
     _check_greedy_distribution(fn, ties)
-    passed("apply_temperature matches softmax(logits / T), and greedy decoding's distribution at T = 0")
+    passed("temper_probs matches softmax(log(p) / T), at T = 0.02 over 1,000 tokens and at T = 0 too")
 
 
-def _check_greedy_distribution(fn: Callable[[torch.Tensor, float], torch.Tensor], z: torch.Tensor) -> None:
-    """At temperature 0: a one-hot float distribution on the first largest logit of each row."""
-    B, V = z.shape
-    text = f"{fn.__name__}({describe(z)}, 0)" if z.numel() <= 8 else f"{fn.__name__}(logits of shape {(B, V)}, 0)"
-    got = call(fn, z.clone(), 0, call_text=text)
-    expected = F.one_hot(z.argmax(dim=-1), V).to(z.dtype)  # (B, V)
-    largest = (z == z.max(dim=-1, keepdim=True).values).to(z.dtype)  # (B, V): 1 on every largest logit
+def _check_greedy_distribution(fn: Callable[[torch.Tensor, float], torch.Tensor], p: torch.Tensor) -> None:
+    """At temperature 0: a one-hot float distribution on the first largest probability of each row."""
+    B, V = p.shape
+    shown = describe(p) if p.numel() <= 8 else f"probabilities of shape {(B, V)}"
+    text = f"{fn.__name__}({shown}, 0)"
+    got = call(fn, p.clone(), 0, call_text=text,
+               crash_hint="1 / 0 fails: handle temperature == 0 first (greedy decoding: all the mass on the argmax)")
+    expected = F.one_hot(p.argmax(dim=-1), V).to(p.dtype)  # (B, V)
+    largest = (p == p.max(dim=-1, keepdim=True).values).to(p.dtype)  # (B, V): 1 on every largest probability
     mistakes = {
-        "this is the argmax itself: return a (B, V) distribution, F.one_hot(logits.argmax(-1), V)":
-            lambda: z.argmax(dim=-1),
-        "dividing by 0 gives infinite logits and a nan softmax: handle temperature == 0 first":
-            lambda: torch.softmax(z / 0, dim=-1),
-        "every tied largest logit got probability 1: put it all on the first one (argmax picks it)": lambda: largest,
-        "the probability is shared among tied largest logits: put it all on the first one (argmax picks it)":
+        "this is the argmax itself: return a (B, V) distribution, F.one_hot(probs.argmax(-1), V)":
+            lambda: p.argmax(dim=-1),
+        "every tied largest probability got 1: put it all on the first one (argmax picks it)": lambda: largest,
+        "the mass is shared among tied largest probabilities: put it all on the first one (argmax picks it)":
             lambda: largest / largest.sum(dim=-1, keepdim=True),
     }
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and not got.is_floating_point():
         fail(text, "float probabilities", f"dtype {got.dtype}",
-             "F.one_hot gives integers: convert with .to(logits.dtype), so that it is a probability distribution")
+             "F.one_hot gives integers: convert with .to(probs.dtype), so that it is a probability distribution")
     expect_equal(text, got, expected, mistakes=mistakes,
-                 hint="at T = 0 each row is 1 on its largest logit (the first, if tied) and 0 elsewhere")
+                 hint="at T = 0 each row is 1 on its largest probability (the first, if tied) and 0 elsewhere")
 
 
-def _no_filter_logits(instead: str) -> Forbidden:
-    """gpt2lite's own filter, which the top-k and top-p exercises rebuild, and the check's reference."""
-    return forbid({filter_logits: "gpt2lite.generate.filter_logits"}, instead) + forbid_helpers(__name__)
+# ----------------------------------------------------------------------------- ex-08-filter-rows
+def _no_package_filter(instead: str) -> Forbidden:
+    """gpt2lite.generate's functions (filter_logits, sample_next, ...), which the exercise rebuilds, and the check's
+    own reference and mistakes."""
+    return forbid({gpt2lite.generate: "gpt2lite.generate"}, instead) + forbid_helpers(__name__)
 
 
-def _no_generation(instead: str) -> Forbidden:
-    """gpt2lite's generation loop and KV cache (model.generate, model.stream, model.new_cache, KVCache), which the
-    decoding exercises rebuild."""
-    return forbid({gpt2lite.generate.generate: "model.generate", gpt2lite.generate.stream: "model.stream",
-                   gpt2lite.generate._stream: "gpt2lite.generate._stream", GPT.new_cache: "model.new_cache",
-                   KVCache: "gpt2lite.attention.KVCache"}, instead) + forbid_helpers(__name__)
+def _rows(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, *, first_only: bool = False) -> torch.Tensor:
+    """filter_logits row by row, each with its own k and p (or all with the first row's)."""
+    return torch.cat([filter_logits(logits[i:i + 1], top_k=int(top_k[0 if first_only else i]),
+                                    top_p=float(top_p[0 if first_only else i])) for i in range(logits.size(0))])
 
 
-# --------------------------------------------------------------------------------- ex-08-topk
-def check_top_k_filter(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
-    """`fn(logits, k)`: (B, V) logits with every logit below its row's k-th largest set to -inf (ties with the k-th
-    kept); unchanged for k >= V. Must equal gpt2lite.generate.filter_logits(logits, top_k=k)."""
-    g = torch.Generator().manual_seed(1)
-    cases = [(torch.randn(1, 10, generator=g), k) for k in [1, 3, 9, 10, 50]]
-    cases += [(torch.randn(4, 65, generator=g), k) for k in [1, 5, 64]]
-    cases += [(torch.tensor([[1.0, 2.0, 2.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]]), 2)]  # ties
-    cases += [(torch.tensor([[5.0, NEG_INF, 1.0, 2.0]]), 3)]  # a token already filtered out
-    forbidden = _no_filter_logits("keep the k-th largest of each row, torch.topk(logits, k, dim=-1).values[:, -1:], "
-                                  "and masked_fill the logits below it with -inf")
-    for logits, k in cases:
-        B, V = logits.shape
-        shown = describe(logits) if logits.numel() <= 8 else f"logits of shape {(B, V)}"
-        text = f"{fn.__name__}({shown}, {k})"
-        got = call(fn, logits.clone(), k, call_text=text, forbidden=forbidden,
-                   crash_hint="for k >= V return the logits unchanged (torch.topk fails for k > V)" if k >= V
-                   else "keep the k-th largest as a (B, 1) column, values[:, -1:], so that it broadcasts "
-                        "against the (B, V) logits")
-        kth = torch.topk(logits, min(k, V), dim=-1).values  # (B, k) sorted, largest first
-        top_indices = torch.topk(logits, min(k, V), dim=-1).indices  # (B, k)
-        exactly_k = torch.full_like(logits, NEG_INF).scatter(-1, top_indices, logits.gather(-1, top_indices))
-        expect_equal(text, got, filter_logits(logits, top_k=k), mistakes={
-            "the k-th largest logit itself was removed: set to -inf only the logits *smaller* than it (<, not <=)":
-                lambda: logits.masked_fill(logits <= kth[:, -1:], NEG_INF),
-            "only the largest logit is kept: the k-th largest is values[:, -1:] (topk sorts largest first), "
-            "not values[:, :1]": lambda: logits.masked_fill(logits < kth[:, :1], NEG_INF),
-            "ties with the k-th largest must be kept: compare with the k-th value (logits < kth) instead of "
-            "keeping topk's k indices": lambda: exactly_k,
-            "the filtered logits must be -inf (so that their probability is exactly 0), not 0":
-                lambda: logits.masked_fill(logits < kth[:, -1:], 0.0),
-            "the filter is inverted: the logits below the k-th largest are the ones to set to -inf":
-                lambda: logits.masked_fill(logits >= kth[:, -1:], NEG_INF),
-        }, hint="in each row, set to -inf the logits smaller than that row's k-th largest")
-    passed("top_k_filter matches filter_logits (ties, k = 1, k >= V and -inf logits included)")
-
-
-# --------------------------------------------------------------------------------- ex-08-topp
-def _nucleus_mistakes(logits: torch.Tensor, p: float) -> dict[str, Callable[[], torch.Tensor]]:
-    """What the common mistakes in a top-p filter give, each with the hint that explains it."""
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V) each
-    probs = torch.softmax(sorted_logits, dim=-1)
+def _filter_mistakes(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, *, tail: str = "above",
+                     kth: str = "value", p_one: bool = True, unsort: bool = True, fill: float = NEG_INF,
+                     renormalise: bool = True) -> torch.Tensor:
+    """Top-k then top-p with one setting per row, with switches that reproduce the classic mistakes. tail: the
+    nucleus keeps a token whose mass "above" is below p (right), or whose "cumulative" mass (itself included) is at
+    most p. kth: keep the logits >= the k-th largest "value" (right), the first k "ranks", or the logits >= the
+    "next" value (k + 1-th). p_one: p = 1 skips top-p. renormalise: top-p measures the softmax of what top-k kept."""
+    V = logits.size(-1)
+    ordered, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
+    k = top_k.clamp(max=V)[:, None]  # (B, 1)
+    ranks = torch.arange(V)[None, :]  # (1, V)
+    if kth == "ranks":
+        top = ranks < k
+    else:
+        threshold = ordered.gather(-1, (k - (1 if kth == "value" else 0)).clamp(max=V - 1))
+        top = ordered >= threshold
+    kept = ordered.masked_fill(~top, NEG_INF)
+    probs = torch.softmax(kept if renormalise else ordered, dim=-1)
     cumulative = torch.cumsum(probs, dim=-1)
-    above = cumulative - probs  # mass of the tokens ranked above each one
-
-    def unsort(drop: torch.Tensor, fill: float = NEG_INF) -> torch.Tensor:
-        kept = sorted_logits.masked_fill(drop, fill)
-        return torch.full_like(logits, fill).scatter(-1, order, kept)
-
-    ascending, up_order = torch.sort(logits, dim=-1)
-    up_probs = torch.softmax(ascending, dim=-1)
-    up_kept = ascending.masked_fill(torch.cumsum(up_probs, dim=-1) - up_probs >= p, NEG_INF)
-    logit_sums = torch.cumsum(sorted_logits, dim=-1) - sorted_logits
-    batch_softmax = torch.softmax(sorted_logits, dim=0)
-    return {
-        "the token that crosses p was dropped (and a tiny p keeps nothing): compare the mass *above* each token, "
-        "cumsum(probs) - probs, with p": lambda: unsort(cumulative > p),
-        "p = 1 must keep every token: return the logits unchanged when p >= 1 (rounding can push the mass above "
-        "the last tokens to 1.0)": lambda: unsort(above >= p),
-        "the kept logits are still in sorted order: scatter them back to their original positions":
-            lambda: sorted_logits.masked_fill(above >= p, NEG_INF),
-        "the sort must be descending: the nucleus is made of the most likely tokens":
-            lambda: torch.full_like(logits, NEG_INF).scatter(-1, up_order, up_kept),
-        "the cumulative sum runs over logits: turn the sorted logits into probabilities with a softmax first":
-            lambda: unsort(logit_sums >= p),
-        "the softmax runs over the batch (dim=0): take it over the vocabulary, dim=-1":
-            lambda: unsort(torch.cumsum(batch_softmax, dim=-1) - batch_softmax >= p),
-        "the filter is inverted: the tokens whose mass above reaches p are the ones to set to -inf":
-            lambda: unsort(above < p),
-        "the filtered logits must be -inf (so that their probability is exactly 0), not 0":
-            lambda: unsort(above >= p, fill=0.0),
-    }
+    outside = cumulative - probs >= top_p[:, None] if tail == "above" else cumulative > top_p[:, None]
+    if p_one:
+        outside &= top_p[:, None] < 1.0
+    kept = kept.masked_fill(outside, NEG_INF)
+    kept = torch.where(kept == NEG_INF, torch.full_like(kept, fill), kept)
+    return torch.full_like(logits, fill).scatter(-1, order, kept) if unsort else kept
 
 
-def check_top_p_filter(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
-    """`fn(logits, p)`: (B, V) logits with every token outside the nucleus set to -inf; a token is in the nucleus
-    when the probability of the tokens ranked above it is below p. Must equal filter_logits(logits, top_p=p)."""
-    g = torch.Generator().manual_seed(2)
-    peaked = torch.tensor([[8.0, 1.0, 0.5, 0.0, -1.0]])  # the top token alone holds most of the mass
-    cases = [(2 * torch.randn(1, 10, generator=g), p) for p in [1e-9, 0.3, 0.8, 0.95, 1.0]]
-    cases += [(3 * torch.randn(4, 65, generator=g), p) for p in [0.5, 0.9]]
-    cases += [(peaked, 0.5), (peaked, 0.999), (peaked, 1e-9), (torch.randn(2, 1, generator=g), 0.5)]
-    cases += [(torch.tensor([[20.0, 0.0, -1.0, 2.0]]), 1.0)]  # in float32 the mass above the tail rounds to 1.0
-    forbidden = _no_filter_logits("sort descending with torch.sort, softmax, mass above = cumsum - probs, "
-                                  "masked_fill with -inf where it is >= p, then scatter back to the original order")
-    for logits, p in cases:
+def check_filter_per_row(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """`fn(logits, top_k, top_p)`: logits (B, V), top_k (B,) integers >= 1, top_p (B,) in (0, 1]. Row i is filtered
+    with its own top_k[i] and then top_p[i], exactly as filter_logits(logits[i:i+1], top_k=k_i, top_p=p_i): top-k
+    keeps the logits >= the row's k-th largest (k >= V keeps all), then top-p keeps the nucleus of the softmax of
+    what top-k kept (p = 1 keeps all). Everything else is -inf. gpt2lite.generate's functions are refused."""
+    g = torch.Generator().manual_seed(1)
+    cases = [
+        (2 * torch.randn(4, 10, generator=g), [3, 10, 1, 5], [0.9, 0.5, 0.7, 0.6]),
+        (3 * torch.randn(6, 65, generator=g), [5, 65, 100, 20, 2, 64], [0.9, 0.95, 0.3, 1e-9, 1.0, 0.8]),
+        (torch.tensor([[0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1]]).log(), [3], [0.45]),  # top-k changes the nucleus
+        (torch.randn(3, 30, generator=g), [8, 4, 30], [0.6, 0.7, 0.5]),
+        (torch.tensor([[1.0, 2.0, 2.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]]), [2, 3], [1.0, 1.0]),  # ties at k
+        (torch.tensor([[20.0, 0.0, -1.0, 2.0], [20.0, 0.0, -1.0, 2.0]]), [4, 3], [1.0, 1.0]),  # 1 - mass rounds to 0
+        (torch.randn(1, 1, generator=g), [1], [0.5]),
+    ]
+    forbidden = _no_package_filter(
+        "write the filter with tensor operations, for all rows at once: sort each row (descending), keep the logits "
+        ">= the k-th largest (ordered.gather(-1, top_k[:, None] - 1)), softmax what is kept, mass above = cumsum - "
+        "probs, -inf where it is >= top_p[:, None], and scatter back to the original order")
+    for logits, ks, ps in cases:
         B, V = logits.shape
+        top_k, top_p = torch.tensor(ks), torch.tensor(ps)
         shown = describe(logits) if logits.numel() <= 8 else f"logits of shape {(B, V)}"
-        text = f"{fn.__name__}({shown}, {p})"
-        got = call(fn, logits.clone(), p, call_text=text, forbidden=forbidden)
-        expect_equal(text, got, filter_logits(logits, top_p=p), mistakes=_nucleus_mistakes(logits, p),
-                     hint="sort descending, softmax, mass above = cumsum - probs; -inf where that mass is >= p; "
-                          "the most likely token always stays")
-    passed("top_p_filter matches filter_logits (p = 1 and a tiny p included)")
+        text = f"{fn.__name__}({shown}, top_k={ks}, top_p={ps})"
+        got = call(fn, logits.clone(), top_k.clone(), top_p.clone(), call_text=text, forbidden=forbidden,
+                   crash_hint="make each row's setting a (B, 1) column, top_k[:, None] and top_p[:, None], so that "
+                              "it broadcasts against the (B, V) logits; k can be V or more (clamp it)")
+
+        def wrong(**mistake):
+            return lambda: _filter_mistakes(logits, top_k, top_p, **mistake)
+
+        expect_equal(text, got, _rows(logits, top_k, top_p), mistakes={
+            "every row was filtered with the first row's top_k and top_p: use top_k[i] and top_p[i] for row i "
+            "(as (B, 1) columns)": lambda: _rows(logits, top_k, top_p, first_only=True),
+            "the nucleus was measured on the full distribution: top-p must take the softmax of the logits that "
+            "top-k kept (they renormalise), not of all of them (this is also what top-p before top-k gives)":
+                wrong(renormalise=False),
+            "ties with the k-th largest logit were dropped: keep every logit >= the k-th largest value, not the "
+            "first k ranks of the sort": wrong(kth="ranks"),
+            "one logit too many was kept: the k-th largest is at sorted index k - 1 (indices start at 0)":
+                wrong(kth="next"),
+            "the token that crosses p was dropped (and a tiny p keeps nothing): compare the mass *above* each "
+            "token, cumsum(probs) - probs, with p": wrong(tail="cumulative"),
+            "p = 1 must keep every token that top-k kept (rounding can push the mass above the last ones to "
+            "1.0): skip top-p in the rows where p >= 1": wrong(p_one=False),
+            "the kept logits are still in sorted order: scatter them back to their original positions":
+                wrong(unsort=False),
+            "the filtered logits must be -inf (so that their probability is exactly 0), not 0":
+                wrong(fill=0.0),
+        }, hint="row i must equal filter_logits(logits[i:i+1], top_k=top_k[i], top_p=top_p[i]): top-k first, "
+                "then top-p on the softmax of what top-k kept")
+    passed("filter_per_row matches filter_logits row by row (a k and a p per row; ties, k >= V, p = 1 and "
+           "a tiny p included)")
 
 
-# ------------------------------------------------------------------------------- ex-08-greedy
-@lru_cache(maxsize=None)
-def _greedy_model() -> GPT:
-    """A tiny GPT (context 8) with weights 5 times larger than at init: sharp, varied greedy predictions."""
-    model = seeded_model(GPTConfig(vocab_size=30, block_size=8, n_layer=2, n_head=2, n_embd=16), 3).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(5)
-    return model
+# ---------------------------------------------------------------------------- ex-08-repetition
+def _sequences(model: GPT, prompt: torch.Tensor, n: int, temperatures: list[float], seed: int,
+               shared: bool = False) -> list[list[int]]:
+    """The prompt and n sampled tokens at each temperature, each from a fresh generator seeded by seed (or from one
+    generator shared by all the temperatures), as lists of ids."""
+    generator = torch.Generator().manual_seed(seed)
+    runs = []
+    for T in temperatures:
+        generator = generator if shared else torch.Generator().manual_seed(seed)
+        runs.append(model.generate(prompt, n, temperature=T, generator=generator)[0].tolist())
+    return runs
 
 
-@torch.no_grad()
-def _greedy(model: GPT, idx: torch.Tensor, n: int, window: Callable[[torch.Tensor], torch.Tensor],
-            position: int = -1) -> torch.Tensor:
-    """Greedy decoding that feeds `window(seq)` to the model and picks from `position`: for the mistakes."""
-    seq = idx
-    for _ in range(n):
-        logits = model(window(seq))[:, position]  # (B, V)
-        seq = torch.cat([seq, logits.argmax(dim=-1, keepdim=True)], dim=1)
-    return seq
+def _repeats(seq: list[int], start: int, size: int = 4, itself: bool = False, earlier_from: int = 0) -> int:
+    """How many positions j >= start end a `size`-gram that already ended at an earlier position i (i < j; i <= j
+    if `itself`; only i >= earlier_from + size - 1 with `earlier_from`)."""
+    seen: set[tuple[int, ...]] = set()
+    count = 0
+    for j in range(size - 1, len(seq)):
+        gram = tuple(seq[j - size + 1:j + 1])
+        if j - size + 1 >= earlier_from and itself:
+            seen.add(gram)
+        if j >= start and gram in seen:
+            count += 1
+        if j - size + 1 >= earlier_from:
+            seen.add(gram)
+    return count
 
 
-def check_greedy_decode(fn: Callable[[GPT, torch.Tensor, int], torch.Tensor]) -> None:
-    """`fn(model, idx, n)` continues idx (B, T) by n greedy tokens and returns (B, T + n), running model(...) on the
-    last block_size tokens at each step, without gradients and without a cache."""
-    model = _greedy_model()
-    block = model.config.block_size
-    calls: list[tuple[bool, bool]] = []  # (grad enabled, a cache passed) at each forward pass of the model
+def check_repetition_rates(fn: Callable[[GPT, torch.Tensor, int, list[float], int], list[float]]) -> None:
+    """`fn(model, prompt, n, temperatures, seed)`: for each temperature, n tokens after prompt (1, P) from
+    model.generate(prompt, n, temperature=T, generator=torch.Generator().manual_seed(seed)), and the fraction of the
+    n new tokens that end a 4-gram which already ended at an earlier position of prompt + tokens. The check re-runs
+    the measurement on a small model and prints what it measured."""
+    model = _kv_models()[0]
+    g = torch.Generator().manual_seed(9)
+    measured = []
+    looping = model.generate(torch.randint(0, model.config.vocab_size, (1, 3), generator=g), 20, temperature=0)
+    for prompt, n, temperatures, seed in [(torch.randint(0, model.config.vocab_size, (1, 3), generator=g), 40,
+                                           [0.0, 0.5, 1.0], 0),
+                                          (looping[:, -5:], 16, [0.3, 0.0], 3)]:  # a prompt from a greedy loop
+        P = prompt.size(1)
+        text = f"{fn.__name__}(model, prompt of {P} tokens, {n}, {temperatures}, seed={seed})"
+        got = call(fn, model, prompt.clone(), n, list(temperatures), seed, call_text=text,
+                   forbidden=forbid_helpers(__name__))
+        runs = _sequences(model, prompt, n, temperatures, seed)
+        expected = [_repeats(seq, P) / n for seq in runs]
+        if not isinstance(got, (list, tuple)) or len(got) != len(temperatures):
+            fail(text, f"a list of {len(temperatures)} fractions, one per temperature", describe(got),
+                 "return one number per temperature, in the order of `temperatures`")
+        got = [float(v) for v in got]
+        if not all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(got, expected)):
+            mistakes = {
+                "every temperature must start from the same random numbers: seed a fresh "
+                "torch.Generator().manual_seed(seed) for each temperature, not one for all of them":
+                    lambda: [_repeats(seq, P) / n for seq in _sequences(model, prompt, n, temperatures, seed, True)],
+                "each 4-gram was found at its own position (every token counts): look only at the 4-grams that "
+                "ended at an *earlier* position": lambda: [_repeats(seq, P, itself=True) / n for seq in runs],
+                "these are counts: divide by n, the number of new tokens": lambda: [float(_repeats(seq, P))
+                                                                                    for seq in runs],
+                "this is a fraction of the whole sequence: divide by n, the number of new tokens, not P + n":
+                    lambda: [_repeats(seq, P) / (P + n) for seq in runs],
+                "the prompt's 4-grams count as earlier ones too: compare with every 4-gram of prompt + tokens":
+                    lambda: [_repeats(seq, P, earlier_from=P) / n for seq in runs],
+                "these are 3-grams: a repeat ends a 4-gram (4 tokens, seq[j - 3 : j + 1]) seen before":
+                    lambda: [_repeats(seq, P, size=3) / n for seq in runs],
+            }
+            hint = next((h for h, wrong in mistakes.items()
+                         if all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(got, wrong()))),
+                        "generate with model.generate(prompt, n, temperature=T, generator=torch.Generator()"
+                        ".manual_seed(seed)); then, for each new position j, is seq[j - 3 : j + 1] among the "
+                        "4-grams that ended before j?")
+            fail(text, "[" + ", ".join(f"{v:.4f}" for v in expected) + "]",
+                 "[" + ", ".join(f"{v:.4f}" for v in got) + "]", hint)
+        measured.append(", ".join(f"T = {T:g}: {v:.2f}" for T, v in zip(temperatures, got)))
+    passed(f"repetition_rates measured the 4-gram repeats of the check's small model ({measured[0]}), "
+           "as the check's own run")
 
-    def record(module: GPT, args: tuple, kwargs: dict) -> None:
-        cached = kwargs.get("cache") is not None or (len(args) > 1 and args[1] is not None)
-        calls.append((torch.is_grad_enabled(), cached))
 
-    hook = model.register_forward_pre_hook(record, with_kwargs=True)
-    forbidden = _no_generation("write the loop yourself: logits = model(seq[:, -block_size:])[:, -1], then append "
-                               "logits.argmax(-1, keepdim=True) with torch.cat, n times")
-    g = torch.Generator().manual_seed(4)
-    try:
-        for B, T, n in [(1, 1, 5), (2, 3, 20), (3, 8, 1), (1, 12, 10), (2, 4, 0)]:
-            idx = torch.randint(0, model.config.vocab_size, (B, T), generator=g)  # (B, T)
-            text = f"{fn.__name__}(model with block_size={block}, idx of shape {(B, T)}, {n})"
-            calls.clear()
-            got = call(fn, model, idx.clone(), n, call_text=text, forbidden=forbidden,
-                       crash_hint=f"crop the input to its last block_size tokens at every step, "
-                                  f"seq[:, -model.config.block_size:]: this call goes past {block} tokens"
-                       if T + n > block else None)
-            reader_calls = list(calls)  # the reference below runs the model too
-            if any(cached for _, cached in reader_calls):
-                fail(text, "model(...) called without a cache", "a forward pass with a KV cache",
-                     "use only model(seq[:, -block_size:]): no generate(), no cache")
-            expected = model.generate(idx, n, temperature=0)  # (B, T + n)
-            expect_equal(text, got, expected, mistakes={
-                "this is only the new tokens: return the prompt followed by them, (B, T + n)":
-                    lambda: expected[:, T:],
-                "the logits of the first position were used: the next token comes from the last one, [:, -1]":
-                    lambda: _greedy(model, idx, n, lambda s: s[:, -block:], position=0),
-                "the input was cropped to its *first* block_size tokens: keep the last ones, seq[:, -block_size:]":
-                    lambda: _greedy(model, idx, n, lambda s: s[:, :block]),
-                "the window is one token short: crop to the last block_size tokens, seq[:, -block_size:]":
-                    lambda: _greedy(model, idx, n, lambda s: s[:, -(block - 1):]),
-            }, hint="at each step: logits = model(seq[:, -block_size:])[:, -1]; append logits.argmax(-1)")
-            if any(grad for grad, _ in reader_calls):
-                fail(text, "no gradients tracked", "forward passes with gradients enabled",
-                     "decorate the function with @torch.no_grad() (or loop inside `with torch.no_grad():`)")
-    finally:
-        hook.remove()
-    passed("greedy_decode matches model.generate(temperature=0), past the context too")
-
-
-# ------------------------------------------------------------------------------ ex-08-kvcache
+# ------------------------------------------------------------------------------- ex-08-kv-bug
 @lru_cache(maxsize=None)
 def _kv_models() -> tuple[GPT, ...]:
     """Two tiny GPTs with weights 5 times larger than at init (sharp predictions, so that every mistake shows): three
@@ -265,146 +273,86 @@ def _kv_models() -> tuple[GPT, ...]:
 
 
 @torch.no_grad()
-def _package_logits(model: GPT, idx: torch.Tensor, n: int) -> torch.Tensor:
-    """The logits (B, n, V) of n greedy steps through gpt2lite's own KV cache: the prompt once, then one token."""
-    cache = model.new_cache(idx.size(0))
-    fed, steps = idx, []
+def _slot_greedy(model: GPT, idx: torch.Tensor, n: int, *, advance: str = "tokens",
+                 mask: str = "shifted") -> torch.Tensor:
+    """Greedy generation with a cache of preallocated slots, as in the exercise, with switches for the mistakes.
+    advance: after each pass the first free slot moves by the "tokens" fed (right), by "one", or "none". mask: the
+    causal mask over (t, pos + t) slots is "shifted" by pos (right), aligned to the "top left", or "none"."""
+    tr, cfg = model.transformer, model.config
+    B, T = idx.shape
+    H, C = cfg.n_head, cfg.n_embd
+    keys = torch.zeros(cfg.n_layer, B, H, T + n, C // H)
+    values = torch.zeros_like(keys)
+    seq, fed, pos = idx, idx, 0
     for _ in range(n):
-        logits = model(fed, cache=cache, last_only=True)[:, -1]  # (B, V)
-        fed = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-        steps.append(logits)
-    return torch.stack(steps, dim=1)
-
-
-@torch.no_grad()
-def _cached_greedy(model: GPT, idx: torch.Tensor, n: int, *, offset: str = "cached", cached_layers: str = "all",
-                   store: str = "every step", mask: str = "shifted") -> tuple[torch.Tensor, torch.Tensor]:
-    """Greedy generation with a KV cache kept per block by hand: tokens (B, T + n) and logits (B, n, V).
-
-    The default is right; the switches reproduce the classic mistakes. offset: "cached" starts the positions after
-    the tokens fed so far, "none" at 0 in every pass, "cache length" at the length of block 0's cache.
-    cached_layers: "all" blocks keep a cache, or only the "last". store: the cache gets the keys and values of
-    "every step", of the "prompt" only, or "nothing". mask: the causal mask over (T, past + T) is "shifted" by the
-    cached positions, aligned to the "top left" (query i sees keys 0 .. i, as is_causal=True does), or "none".
-    """
-    blocks = model.transformer.h
-    H, C = model.config.n_head, model.config.n_embd
-    keep = range(len(blocks)) if cached_layers == "all" else [len(blocks) - 1]
-    caches: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(blocks)
-    seq, fed, steps, done = idx, idx, [], 0
-    for step in range(n):
-        B, T = fed.shape
-        start = {"cached": done, "none": 0,
-                 "cache length": 0 if caches[0] is None else caches[0][0].size(2)}[offset]
-        x = model.transformer.wte(fed) + model.transformer.wpe(torch.arange(start, start + T))  # (B, T, C)
-        for i, block in enumerate(blocks):
-            q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
-            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
-            if i in keep and caches[i] is not None:
-                k, v = torch.cat([caches[i][0], k], dim=2), torch.cat([caches[i][1], v], dim=2)
-            if i in keep and (store == "every step" or store == "prompt" and step == 0):
-                caches[i] = (k, v)
-            past = k.size(2) - T
-            scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)  # (B, H, T, past + T)
-            allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal={"shifted": past, "top left": 0,
-                                                                               "none": past + T}[mask])
-            y = scores.masked_fill(~allowed, NEG_INF).softmax(dim=-1) @ v  # (B, H, T, hd)
-            x = x + block.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        t = fed.size(1)
+        end = pos + t
+        x = tr.wte(fed) + tr.wpe(torch.arange(pos, end))
+        for i, block in enumerate(tr.h):
+            q, k, v = block.attn.c_attn(block.ln_1(x)).view(B, t, 3, H, C // H).permute(2, 0, 3, 1, 4)
+            keys[i, :, :, pos:end], values[i, :, :, pos:end] = k, v
+            allowed = torch.ones(t, end, dtype=torch.bool).tril({"shifted": pos, "top left": 0, "none": end}[mask])
+            y = F.scaled_dot_product_attention(q, keys[i, :, :, :end], values[i, :, :, :end], attn_mask=allowed)
+            x = x + block.attn.c_proj(y.transpose(1, 2).reshape(B, t, C))
             x = x + block.mlp(block.ln_2(x))
-        done += T
-        logits = model.lm_head(model.transformer.ln_f(x[:, -1]))  # (B, V)
-        fed = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+        pos = {"tokens": end, "one": pos + 1, "none": 0}[advance]
+        fed = model.lm_head(tr.ln_f(x[:, -1])).argmax(dim=-1, keepdim=True)  # (B, 1)
         seq = torch.cat([seq, fed], dim=1)
-        steps.append(logits)
-    return seq, torch.stack(steps, dim=1)
+    return seq
 
 
-_NOT_APPENDED = "the cache is not appended to: "
-
-
-def _kv_mistakes(model: GPT, idx: torch.Tensor, n: int) -> dict[str, Callable[[], torch.Tensor]]:
-    """What the classic mistakes of a hand-written KV cache give as logits, each with the hint that explains it."""
-    def logits(**mistake: str) -> Callable[[], torch.Tensor]:
-        return lambda: _cached_greedy(model, idx, n, **mistake)[1]
-
-    return {
-        "the position embedding restarts at 0 at every step: offset it by the number of cached tokens, "
-        "wpe(torch.arange(past, past + T))": logits(offset="none"),
-        "only the last block keeps a cache: every block needs its own keys and values (a list with one "
-        "(k, v) pair per block), the earlier blocks too": logits(cached_layers="last"),
-        _NOT_APPENDED + "it still holds only the prompt's keys and values; at every step, store "
-        "torch.cat([cached, new], dim=2) back in each block's cache": logits(store="prompt"),
-        _NOT_APPENDED + "the new token attends over itself alone; keep each block's keys and values and append "
-        "every step's with torch.cat([cached, new], dim=2)": logits(store="nothing"),
-        _NOT_APPENDED + "the cache stays empty, so the new token sees only itself and its position restarts at "
-        "0; store torch.cat([cached, new], dim=2) back in each block's cache":
-            logits(store="nothing", offset="cache length"),
-        "the new token sees only the first cached key: the causal mask over (T, past + T) keys must be shifted by "
-        "the cached tokens, tril(diagonal=past) (is_causal=True aligns it to the top left; one new query needs no "
-        "mask)": logits(mask="top left"),
-        "the prompt needs a causal mask: in the first pass position i may see only positions 0 .. i (the later "
-        "blocks' keys and values are computed from those states)": logits(mask="none"),
-    }
-
-
-def check_kv_generate(fn: Callable[[GPT, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]) -> None:
-    """`fn(model, idx, n)` continues idx (B, T) by n greedy tokens, T + n <= block_size, with a KV cache written by
-    hand: every block keeps its own keys and values (B, n_head, t, head_dim), appends each step's, and the new
-    query attends over all of them; the positions continue after the cached tokens. Returns the tokens
-    (B, T + n) and the logits of every step (B, n, vocab_size), which must match gpt2lite's cached forward pass.
-    gpt2lite's own cache (model.generate, model.new_cache, model(..., cache=...)) is refused."""
-    cases = [(0, 1, 1, 6), (0, 2, 3, 5), (0, 1, 7, 1), (0, 2, 1, 7), (1, 3, 2, 10), (1, 2, 5, 4)]  # (model, B, T, n)
+def check_cached_greedy(fn: Callable[[GPT, torch.Tensor, int], torch.Tensor]) -> None:
+    """`fn(model, idx, n)`, the repaired `cached_greedy`: idx (B, T) continued by n greedy tokens, T + n <=
+    block_size, through a cache of its own (the prompt once, then one token per step). The tokens (B, T + n) must
+    equal greedy decoding without a cache. gpt2lite's generation, its cache and model(...) are refused."""
+    cases = [(0, 1, 3, 5), (0, 2, 2, 6), (0, 1, 1, 7), (0, 2, 7, 1), (1, 3, 4, 8), (1, 2, 6, 6)]  # (model, B, T, n)
     g = torch.Generator().manual_seed(8)
     for which, B, T, n in cases:
         model = _kv_models()[which]
         cfg = model.config
         idx = torch.randint(0, cfg.vocab_size, (B, T), generator=g)  # (B, T)
-        expected_logits = _package_logits(model, idx, n)  # (B, n, V), before the package's cache is refused
-        expected = model.generate(idx, n, temperature=0)  # (B, T + n)
+        expected = model.generate(idx, n, temperature=0, use_cache=False)  # (B, T + n)
         text = (f"{fn.__name__}(model with n_layer={cfg.n_layer}, n_head={cfg.n_head}, block_size={cfg.block_size}, "
                 f"idx of shape {(B, T)}, {n})")
         got, rows = _run_refusing_package_cache(fn, model, idx, n, text)
-        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)):
-            fail(text, f"(tokens of shape {(B, T + n)}, logits of shape {(B, n, cfg.vocab_size)})", describe(got),
-                 "return two tensors: the prompt followed by the new tokens, and every step's logits stacked on "
-                 "dim 1, torch.stack(steps, dim=1)")
-        tokens, logits = got
         if max(rows, default=0) > T + n:
             fail(text, f"at most {T + n} positions through each block's c_attn (the prompt once, then one "
                        "token per step)", f"{max(rows)} positions",
-                 "the prompt is run again at every step: after the first pass feed only the newest token; its "
-                 "keys and values are the only new ones, the rest are in the cache")
-        expect_close(f"{text}: the logits", logits, expected_logits, atol=1e-4, rtol=1e-4,
-                     mistakes=_kv_mistakes(model, idx, n),
-                     hint="in every block: positions start at the number of cached tokens; append the new keys "
-                          "and values (B, n_head, T, head_dim) to that block's cache, then attend over all of "
-                          "them; logits (B, n, vocab_size), one row per step")
-        expect_equal(f"{text}: the tokens", tokens, expected, mistakes={
+                 "the prompt is run again at every step: keep the cache and feed only the newest token; repair "
+                 "the cache's bookkeeping instead of bypassing it")
+        expect_equal(text, got, expected, mistakes={
+            "this is the bug itself, pos += 1: after the prompt the first free slot is T, not 1, so the new "
+            "token's key overwrites the prompt's slot 1 and its position restarts at 1; advance pos by the tokens "
+            "just fed (pos += t, or pos = end)": lambda: _slot_greedy(model, idx, n, advance="one"),
+            "the cache position never moves: every new token is written to slot 0, at position 0, and attends "
+            "to itself alone; advance pos by the tokens just fed": lambda: _slot_greedy(model, idx, n, advance="none"),
             "this is only the new tokens: return the prompt followed by them, (B, T + n)": lambda: expected[:, T:],
-        }, hint="greedy: append logits.argmax(-1) at every step and return the whole sequence")
-        if logits.requires_grad:
-            fail(text, "no gradients tracked", "logits that require grad",
-                 "decorate the function with @torch.no_grad(): a cache that keeps autograd's graph grows with "
-                 "every step")
-    passed("kv_generate matches gpt2lite's cached forward pass (prompt of 1, a full context, batches, "
+            "the new token sees only the first cached key: the causal mask over pos + t slots must be shifted by "
+            "pos, tril(pos) (is_causal=True aligns it to the top left)":
+                lambda: _slot_greedy(model, idx, n, mask="top left"),
+            "the prompt needs the causal mask: in the first pass position j may see only slots 0 .. j":
+                lambda: _slot_greedy(model, idx, n, mask="none"),
+        }, hint="every pass writes its t keys and values at slots pos .. pos + t - 1, at positions pos .. pos + t - 1, "
+                "and the next pass starts at pos + t")
+    passed("cached_greedy matches greedy decoding without a cache (prompts of 1 to 7 tokens, batches, "
            "2 and 3 layers)")
 
 
 def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: int,
                                 text: str) -> tuple[object, list[int]]:
-    """Call fn(model, idx, n) with gpt2lite's KV cache refused (its generation loop and cache by the shared guard, a
-    cache passed to the model's attention by a hook), and count the positions that went through each block's c_attn
+    """Call fn(model, idx, n) with gpt2lite's generation, its KV cache and model(...) refused (by the shared guard;
+    a cache passed to a block's attention by a hook), and count the positions that went through each block's c_attn
     (a prompt run again at every step shows up there)."""
     rows = [0] * len(model.transformer.h)
-    instead = ("write the cache yourself: model.generate, model.new_cache and model(..., cache=...) are what this "
-               "exercise rebuilds; use the blocks' ln_1, attn.c_attn, attn.c_proj, ln_2 and mlp")
-
-    def refuse() -> None:
-        fail(text, "generation with a KV cache of your own", "a call to gpt2lite's own KV cache", instead)
+    instead = ("repair the loop: it keeps its own cache; model.generate, model.new_cache, model(...) and "
+               "model(..., cache=...) bypass what the exercise is about")
+    forbidden = forbid({gpt2lite.generate.generate: "model.generate", gpt2lite.generate.stream: "model.stream",
+                        gpt2lite.generate._stream: "gpt2lite.generate._stream", GPT.new_cache: "model.new_cache",
+                        GPT.forward: "model", KVCache: "gpt2lite.attention.KVCache"}, instead)
 
     def no_package_cache(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
         if kwargs.get("cache") is not None or (len(args) > 1 and args[1] is not None):
-            refuse()
+            fail(text, "generation with a cache of your own", "a call to gpt2lite's own KV cache", instead)
 
     def counter(i: int) -> Callable:
         def count(module: torch.nn.Module, args: tuple) -> None:
@@ -415,9 +363,9 @@ def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: 
     hooks = [block.attn.register_forward_pre_hook(no_package_cache, with_kwargs=True) for block in model.transformer.h]
     hooks += [block.attn.c_attn.register_forward_pre_hook(counter(i)) for i, block in enumerate(model.transformer.h)]
     try:
-        return call(fn, model, idx.clone(), n, call_text=text, forbidden=_no_generation(instead),
-                    crash_hint="keep each block's keys and values as (B, n_head, t, head_dim) and append the new "
-                               "ones along dim 2, torch.cat([cached, new], dim=2)"), rows
+        return call(fn, model, idx.clone(), n, call_text=text, forbidden=forbidden + forbid_helpers(__name__),
+                    crash_hint="the cache holds (n_layer, B, n_head, T + n, head_dim): each pass writes its t "
+                               "slots from pos and attends over slots 0 .. pos + t - 1"), rows
     finally:
         for hook in hooks:
             hook.remove()

@@ -1,5 +1,5 @@
-"""Checks for chapter 2's exercises: counting characters, bytes and tokens; undoing merges; the first merge;
-decoding a stream of tokens; recovering GPT-2's merges from tiktoken's ranks.
+"""Checks for chapter 2's exercises: counting characters, bytes and tokens; repairing a merge; decoding a stream
+of tokens; recovering GPT-2's merges from tiktoken's ranks; BPE with a pre-tokenizer that keeps each digit alone.
 
 GPT-2's tokenizer comes from tiktoken's local cache (no download once it is there), loaded once per session.
 """
@@ -45,14 +45,6 @@ def _gpt2() -> BPETokenizer:
     return BPETokenizer.from_tiktoken("gpt2")
 
 
-@lru_cache(maxsize=1)
-def _trained() -> BPETokenizer:
-    """A small BPE tokenizer (up to 400 tokens) trained on _TEXT: its merges nest several levels deep."""
-    tok = BPETokenizer()
-    tok.train(_TEXT, vocab_size=400)
-    return tok
-
-
 # ---- ex-02-count -----------------------------------------------------------------------------------------------
 
 def check_sizes(fn: Callable[[str], tuple[int, int, int]]) -> None:
@@ -77,90 +69,98 @@ def check_sizes(fn: Callable[[str], tuple[int, int, int]]) -> None:
     passed("sizes counts characters, bytes and GPT-2 tokens correctly")
 
 
-# ---- ex-02-unmerge ---------------------------------------------------------------------------------------------
+# ---- ex-02-repair ----------------------------------------------------------------------------------------------
 
-def _expand(ids: Sequence[int], merges: dict[Pair, int], swap: bool = False) -> bytes:
-    """The bytes of ids, by undoing merges recursively; swap=True puts each right part first (a mistake)."""
-    parts = {new_id: pair for pair, new_id in merges.items()}
+def _merge(ids: Sequence[int], pair: Pair, new_id: int, mistake: str | None = None) -> list[int]:
+    """The reference: each occurrence of pair, left to right, each id used once. The mistakes: "zip" (the
+    exercise's bug: the last id is lost unless the last pair merged), "always last" (the last id added back even
+    after it merged), "reuse" (the right id of a merged pair starts the next pair too), "from the right" (scanning
+    right to left)."""
+    ids = list(ids)
+    if mistake in ("zip", "always last", "reuse"):
+        out, skip = [], False
+        for left, right in zip(ids, ids[1:]):
+            if skip and mistake != "reuse":
+                skip = False
+            elif (left, right) == pair:
+                out.append(new_id)
+                skip = True
+            else:
+                out.append(left)
+        if ids and (mistake == "always last" or mistake == "reuse" and not skip):
+            out.append(ids[-1])
+        return out
+    if mistake == "from the right":
+        return _merge(ids[::-1], pair[::-1], new_id)[::-1]
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
 
-    def expand(i: int) -> bytes:
-        if i < 256:
-            return bytes([i])
-        left, right = parts[i]
-        return expand(right) + expand(left) if swap else expand(left) + expand(right)
 
-    return b"".join(expand(i) for i in ids)
+def _chapter_function(fn: Callable, name: str, shown: str, instead: str) -> Forbidden:
+    """The chapter's own function `name`, if the reader's namespace has it (the notebook, or the solutions
+    script): forbidden under the name `shown`, unless it is the reader's function itself."""
+    found = getattr(fn, "__globals__", {}).get(name)
+    if not callable(found) or found is fn or getattr(found, "__code__", None) is getattr(fn, "__code__", None):
+        return Forbidden()
+    try:
+        return forbid({found: shown}, instead)
+    except TypeError:  # not a Python function: nothing of the chapter's to refuse
+        return Forbidden()
 
 
-def check_to_bytes(fn: Callable[[list[int], dict[Pair, int]], bytes]) -> None:
-    """`fn(ids, merges)` returns the bytes the token ids stand for, given only `merges` ((left, right) -> new id;
-    ids 0..255 are the bytes), by expanding each merged id into its two parts, recursively."""
-    tok = _trained()
-    cases: list[tuple[list[int], dict[Pair, int], str]] = [
-        ([104, 256], {(105, 33): 256}, "{(105, 33): 256}"),
-        ([257], {(104, 105): 256, (256, 33): 257}, "{(104, 105): 256, (256, 33): 257}"),
-        ([258, 97], {(97, 97): 256, (256, 256): 257, (257, 257): 258}, "3 merges, each of the one before twice"),
+def check_merge_repair(fn: Callable[[list[int], Pair, int], list[int]]) -> None:
+    """`fn(ids, pair, new_id)` returns a new list with each occurrence of pair, scanning left to right, replaced by
+    new_id (an id that is the right half of a merged pair does not start another one); ids is left unchanged."""
+    text_ids = list(_TEXT[:200].encode("utf-8"))
+    cases: list[tuple[list[int], Pair, int]] = [
+        ([1, 2, 3, 1, 2], (1, 2), 256),
+        ([1, 2, 3], (1, 2), 256),
+        ([3, 1, 2], (1, 2), 256),
+        ([1, 2], (1, 2), 256),
+        ([7, 7, 7], (7, 7), 256),
+        ([7, 7, 7, 7], (7, 7), 300),
+        ([7, 7, 7, 7, 7], (7, 7), 300),
+        ([2, 1], (1, 2), 256),
+        ([5], (5, 5), 256),
+        ([], (1, 2), 256),
+        ([256, 256, 97, 256, 256], (256, 256), 257),
+        (text_ids, (101, 32), 256),
+        (text_ids, (32, 116), 256),
     ]
-    cases += [(tok.encode(t), dict(tok.merges), f"the merges of a tokenizer trained on a short text, ids of {t!r}")
-              for t in ["", "a", "To be, or not to be", "First Citizen:\nWe know't, we know't.", "naïve 🦙",
-                        "Second Citizen:\nWould you proceed especially against Caius Marcius?"]]
-    forbidden = _no_tokenizer("expand the ids yourself: invert merges into new_id -> (left, right) and recurse down "
-                              "to bytes([i]) for ids below 256")
-    for ids, merges, shown in cases:
-        text = f"{fn.__name__}({ids if len(ids) <= 8 else f'{len(ids)} ids'}, merges) with merges = {shown}"
-        got = call(fn, list(ids), dict(merges), call_text=text, forbidden=forbidden)
-        expected = _expand(ids, merges)
-        if isinstance(got, str):
-            fail(text, describe(expected), f"a str: {describe(got)}", "return the bytes themselves: do not decode them")
+    forbidden = _no_tokenizer("repair the loop itself: after the zip, the last id still has to be added "
+                              "(unless it was merged)") + _chapter_function(
+        fn, "merge", "merge", "that is the chapter's merge: repair the zip-based loop itself")
+    for ids, pair, new_id in cases:
+        shown = ids if len(ids) <= 8 else f"{len(ids)} ids of a passage"
+        text = f"{fn.__name__}({shown}, {pair}, {new_id})"
+        given = list(ids)
+        got = call(fn, given, pair, new_id, call_text=text, forbidden=forbidden,
+                   crash_hint="ids may be empty or hold a single id")
+        if given != ids:
+            fail(text, "ids left as they were", f"ids changed to {describe(given)}",
+                 "build a new list: do not change the list you were given")
+        expected = _merge(ids, pair, new_id)
+        if isinstance(got, tuple) and list(got) == expected:
+            fail(text, describe(expected), f"a tuple: {describe(got)}", "return a list")
         expect_equal(text, got, expected, mistakes={
-            "the parts come out in the wrong order: a merged id expands to its left part, then its right part":
-                lambda: _expand(ids, merges, swap=True),
-        }, hint="ids below 256 are single bytes (bytes([i])); a merged id is its left part's bytes + its right part's")
-    passed("to_bytes undoes the merges correctly, however deeply they nest")
-
-
-# ---- ex-02-first -----------------------------------------------------------------------------------------------
-
-def _trained_first_merge(text: str) -> Pair | None:
-    """The first pair that BPE training merges on text (None if there is no pair at all); not cached, so that a
-    reader's call to it is seen."""
-    tok = BPETokenizer()
-    tok.train(text, vocab_size=257)
-    return next(iter(tok.merges), None)
-
-
-def _pair_counts(pieces: list[Sequence[int]]) -> Counter[Pair]:
-    return Counter(pair for piece in pieces for pair in zip(piece, piece[1:]))
-
-
-def check_first_merge(fn: Callable[[str], Pair | None]) -> None:
-    """`fn(text)` returns the byte pair (left, right) that BPE training merges first: the most frequent adjacent pair
-    inside the GPT2_SPLIT_PATTERN chunks of the UTF-8 text, the smallest pair among ties; None if there is none."""
-    texts = ["the cat and the hat", "aaaa", "ab ba", "a b c", "x. x. x.", "", "zy zy ab ab", "🦙🦙", "x", _TEXT]
-    forbidden = _no_tokenizer("count the pairs yourself: regex.findall(GPT2_SPLIT_PATTERN, text), then a Counter of "
-                              "zip(data, data[1:]) over each chunk's UTF-8 bytes")
-    for text in texts:
-        call_text = f"{fn.__name__}({describe(text, 40)})"
-        got = call(fn, text, call_text=call_text, forbidden=forbidden)
-        expected = _trained_first_merge(text)
-        chunks = [c.encode("utf-8") for c in regex.findall(GPT2_SPLIT_PATTERN, text)]
-        in_chunks, across = _pair_counts(chunks), _pair_counts([text.encode("utf-8")])
-        by_chars = _pair_counts([[ord(ch) for ch in c] for c in regex.findall(GPT2_SPLIT_PATTERN, text)])
-        mistakes = {
-            "return a tuple (left, right), not a list": lambda: list(expected) if expected else None,
-            "among equally frequent pairs return the smallest tuple (min over (-count, pair)), not the first seen":
-                lambda: in_chunks.most_common(1)[0][0] if in_chunks else None,
-            "pairs across chunks were counted: split with GPT2_SPLIT_PATTERN first, then count inside each chunk":
-                lambda: min(across, key=lambda p: (-across[p], p)) if across else None,
-            "these are characters, not bytes: count pairs of chunk.encode('utf-8')":
-                lambda: min(by_chars, key=lambda p: (-by_chars[p], p)) if by_chars else None,
-            "return byte values (ints), not characters": lambda: tuple(map(chr, expected)) if expected else None,
-        }
-        if got != expected or type(got) is not type(expected):
-            fail(call_text, describe(expected), describe(got), diagnose(
-                got, mistakes, "count the pairs of bytes inside each chunk; the most frequent wins, ties go to the "
-                               "smallest pair"))
-    passed("first_merge finds the pair that training merges first")
+            "this is the bug: the last id is lost when it is not part of a merge. zip(ids, ids[1:]) shows it only "
+            "as the right half of the last pair; add it after the loop unless that pair merged":
+                lambda: _merge(ids, pair, new_id, "zip"),
+            "the last id was added even though the last pair merged: it is already inside new_id":
+                lambda: _merge(ids, pair, new_id, "always last"),
+            "the right half of a merged pair was used again, to start the next pair: skip it":
+                lambda: _merge(ids, pair, new_id, "reuse"),
+            "the scan went right to left: overlapping pairs such as [7, 7, 7] merge from the left":
+                lambda: _merge(ids, pair, new_id, "from the right"),
+        }, hint="scan left to right; a merged pair uses both its ids; every id not merged stays, the last one too")
+    passed(f"merge_pairs is repaired: the last id is kept, on {len(cases)} cases (overlaps, empty, one id)")
 
 
 # ---- ex-02-stream ----------------------------------------------------------------------------------------------
@@ -305,3 +305,171 @@ def check_recover_merges(fn: Callable[[dict[bytes, int]], dict[Pair, int]]) -> N
             fail(text, f"{len(expected)} merges" + (f": {expected}" if len(expected) <= 3 else ""),
                  _first_difference(got, expected) if expected else describe(got), hint)
     passed(f"recover_merges finds the merges of 6 small vocabularies and GPT-2's first {len(gpt2_merges):,}")
+
+
+# ---- ex-02-digits ----------------------------------------------------------------------------------------------
+
+def _digit_pattern() -> str:
+    """The reference: GPT-2's pattern with each digit a chunk of its own. A function, not a constant, so that an
+    answer that hands it back is seen (and refused)."""
+    return GPT2_SPLIT_PATTERN.replace(r" ?\p{N}+", r"\p{N}")
+
+
+WHITESPACE_PATTERN = r"\s+|\S+"  # chunks are the runs of non-space and of space
+
+# Dates and numbers of Shakespeare's life and plays, for the digits to have something to merge.
+_NUMBERS = (
+    "Born in 1564, baptised 26 April 1564; married in 1582; died 23 April 1616, aged 52.\n"
+    "Hamlet, 1600 or 1601; Othello, 1603 or 1604; King Lear, 1605 or 1606; Macbeth, 1606.\n"
+    "The Tempest, 1610 or 1611; the First Folio, 1623: 36 plays, printed in about 750 copies.\n"
+    "Sonnets, 1609: 154 sonnets, 2155 lines; Act 1, Scene 2; Act 3, Scene 1; Act 5, Scene 2.\n"
+)
+
+_SPLIT_SAMPLES = [
+    "I'm sure they've 3 dogs, 1234 cats and   17.5% of you'll AGREE!! I'M  sure.\n",
+    "In 1564, 3.14159 and 1,000,000 and -42e7 and 0x1F.",
+    "abc123def 42\t7",
+    "x  2026\n\n 9",
+    "٣٤ and ½ and x² (digits of other scripts)",
+    "no digits at all",
+    "",
+]
+
+
+def _split_mistakes(sample: str) -> dict[str, Callable[[], list[str]]]:
+    everywhere = GPT2_SPLIT_PATTERN.replace(r" ?\p{N}+", r"\d").replace(r"\p{N}", r"\d")
+    return {
+        "\\d is not \\p{N}: ½ and ² are numbers (\\p{N}) but not decimal digits (\\d); keep \\p{N}":
+            lambda: regex.findall(everywhere, sample),
+        "digits still come in runs (GPT-2's ` ?\\p{N}+`): keep each digit alone, \\p{N} without the +":
+            lambda: regex.findall(GPT2_SPLIT_PATTERN, sample),
+        "a space is glued to the digit (` ?\\p{N}`): here the space before a digit is a chunk of its own, "
+        "\\p{N} alone": lambda: regex.findall(_digit_pattern().replace(r"\p{N}", r" ?\p{N}", 1), sample),
+        "a run of digits was cut in groups, not into single digits: \\p{N}, one at a time":
+            lambda: regex.findall(_digit_pattern().replace(r"\p{N}", r"\p{N}{1,3}", 1), sample),
+    }
+
+
+def _train(text: str, num_merges: int, pattern: str, mistake: str | None = None) -> dict[Pair, int]:
+    """Byte-level BPE by recounting: the reference's merges when mistake is None. The mistakes: "no split" (pairs
+    counted across chunks), "once" (each distinct chunk counted once), "first seen" (ties to the first pair seen,
+    not the smallest), "chars" (characters, not bytes)."""
+    chunks = [text] if mistake == "no split" else regex.findall(pattern, text)
+    counted = Counter(chunks)
+    words = {tuple(ord(c) for c in chunk) if mistake == "chars" else tuple(chunk.encode("utf-8")): n
+             for chunk, n in counted.items()}
+    merges: dict[Pair, int] = {}
+    while len(merges) < num_merges:
+        stats: Counter[Pair] = Counter()
+        for word, n in words.items():
+            for pair in zip(word, word[1:]):
+                stats[pair] += 1 if mistake == "once" else n
+        if not stats:
+            break
+        best = stats.most_common(1)[0][0] if mistake == "first seen" else min(stats, key=lambda p: (-stats[p], p))
+        new_id = 256 + len(merges)
+        merges[best] = new_id
+        words = {tuple(_merge(word, best, new_id)): n for word, n in words.items()}
+    return merges
+
+
+def _token_bytes(merges: dict[Pair, int]) -> dict[int, bytes]:
+    vocab = {b: bytes([b]) for b in range(256)}
+    for (left, right), new_id in sorted(merges.items(), key=lambda item: item[1]):
+        vocab[new_id] = vocab.get(left, b"?") + vocab.get(right, b"?")
+    return vocab
+
+
+def check_digit_bpe(fn: Callable[[str, int, str], dict[Pair, int]], pattern_fn: Callable[[], str]) -> None:
+    """`pattern_fn()` returns GPT-2's split pattern with each digit a chunk of its own (no space glued to it);
+    `fn(text, num_merges, pattern)` trains byte-level BPE on the chunks of any pattern and returns its merges (left,
+    right) -> new id, ids 256, 257, ... in the order learned (the most frequent pair; ties to the smallest; stop
+    when no pair is left). The ✓ line says how the merges of the two patterns differ."""
+    name = getattr(fn, "__name__", "train_bpe")
+    pattern_name = f"{getattr(pattern_fn, '__name__', 'digit_pattern')}()"
+    pattern = call(pattern_fn, call_text=pattern_name, forbidden=forbid_helpers(__name__))
+    if not isinstance(pattern, str):
+        fail(pattern_name, "a str: a regular expression", f"a {type(pattern).__name__}: {describe(pattern)}",
+             "return the pattern as a string, like GPT2_SPLIT_PATTERN")
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as e:
+        fail(pattern_name, "a valid regular expression", f"regex.error: {e}", "it must compile with regex.compile")
+    for sample in _SPLIT_SAMPLES:
+        text = f"regex.findall({pattern_name}, {describe(sample, 50)})"
+        got = compiled.findall(sample)
+        expected = regex.findall(_digit_pattern(), sample)
+        if got != expected:
+            lost = "".join(map(str, got)) != sample
+            fail(text, describe(expected, 200), describe(got, 200), diagnose(got, _split_mistakes(sample), (
+                "some characters fall in no chunk: \\p{N} (digits of every script, ½, ²) is not the same as \\d "
+                "or [0-9]" if lost else "change only GPT-2's ` ?\\p{N}+`; everything else splits as before")))
+
+    forbidden = _no_tokenizer("train BPE yourself: split with the pattern, count the pairs inside the chunks, "
+                              "merge the most frequent, repeat (BPETokenizer.train is the package's answer)")
+    cases = [
+        (_NUMBERS + _TEXT, 60, GPT2_SPLIT_PATTERN, "GPT2_SPLIT_PATTERN"),
+        (_NUMBERS + _TEXT, 60, pattern, pattern_name),
+        (_NUMBERS + _TEXT, 60, WHITESPACE_PATTERN, repr(WHITESPACE_PATTERN)),
+        ("naïve café, 東京 and 東京 and naïve", 12, pattern, pattern_name),
+        ("aaaa aaaa", 10, GPT2_SPLIT_PATTERN, "GPT2_SPLIT_PATTERN"),
+        ("", 5, pattern, pattern_name),
+    ]
+    learned = {}
+    for text_, n, pat, shown in cases:
+        text = f"{name}({describe(text_, 40)}, {n}, {shown})"
+        got = call(fn, text_, n, pat, call_text=text, forbidden=forbidden,
+                   crash_hint="a tiny text runs out of pairs: stop early when there is no pair left")
+        tok = BPETokenizer(pattern=_digit_pattern() if pat is pattern else pat)  # the reference's pattern
+        tok.train(text_, vocab_size=256 + n, method="recount")
+        expected = dict(tok.merges)
+        if not isinstance(got, dict):
+            fail(text, "a dict (left, right) -> new id", f"a {type(got).__name__}: {describe(got)}",
+                 "return a dict such as {(101, 32): 256, ...}")
+        if got != expected or list(got.items()) != list(expected.items()):
+            vocab = _token_bytes(expected)
+            wrong = next((i for i, (g, e) in enumerate(zip(got.items(), expected.items())) if g != e),
+                         min(len(got), len(expected)))
+            detail = (f"{len(got)} merges; merge {wrong + 1} is {list(got.items())[wrong]}"
+                      if wrong < len(got) else f"{len(got)} merges")
+            want = list(expected.items())[wrong] if wrong < len(expected) else None
+            want_text = (f"{len(expected)} merges; merge {wrong + 1} is {want} ({vocab[want[1]]!r})"
+                         if want else f"{len(expected)} merges")
+            mistakes = {
+                "the pattern argument was ignored: GPT-2's pattern split the text": lambda: _train(
+                    text_, n, GPT2_SPLIT_PATTERN) if pat != GPT2_SPLIT_PATTERN else None,
+                "pairs were counted across chunks: split with the pattern first, then count inside each chunk":
+                    lambda: _train(text_, n, pat, "no split"),
+                "each distinct chunk counts as often as it occurs in the text, not once":
+                    lambda: _train(text_, n, pat, "once"),
+                "among equally frequent pairs the smallest (left, right) wins, not the first seen":
+                    lambda: _train(text_, n, pat, "first seen"),
+                "these are characters, not bytes: train on chunk.encode('utf-8')":
+                    lambda: _train(text_, n, pat, "chars"),
+                "the new ids are 256, 257, ... in the order learned": lambda: {
+                    p: i for i, p in enumerate(expected, start=255)},
+            }
+            fail(text, want_text, detail, diagnose(got, mistakes, "recount the pairs of the merged chunks after "
+                                                               "each merge; the most frequent pair wins"))
+        learned.setdefault(shown, got)  # the first, longer run of each pattern
+
+    def numbers(merges: dict[Pair, int]) -> list[bytes]:
+        vocab = _token_bytes(merges)
+        return [vocab[i] for i in merges.values() if vocab[i].strip().isdigit() and len(vocab[i].strip()) > 1]
+
+    def glued(merges: dict[Pair, int]) -> list[bytes]:  # a word or number with punctuation stuck to it
+        vocab = _token_bytes(merges)
+        return [vocab[i] for i in merges.values()
+                if any(c.isalnum() for c in vocab[i].decode("utf-8", "replace"))
+                and any(not c.isalnum() and not c.isspace() for c in vocab[i].decode("utf-8", "replace"))]
+
+    gpt2, digits = learned["GPT2_SPLIT_PATTERN"], learned[pattern_name]
+    tokens = [{_token_bytes(m)[i] for i in m.values()} for m in (gpt2, digits)]
+    shared = len(tokens[0] & tokens[1])  # the same token may get another id
+    gpt2_numbers = numbers(gpt2)
+    shown_numbers = ", ".join(repr(t.decode()) for t in gpt2_numbers[:3])
+    punctuated = glued(learned[repr(WHITESPACE_PATTERN)])
+    passed(f"{name} learns the reference's merges for 3 patterns. Of 60 merges on the dates, GPT-2's pattern "
+           f"spends {len(gpt2_numbers)} on numbers ({shown_numbers}), the digit pattern {len(numbers(digits))}, "
+           f"whitespace only glues punctuation in {len(punctuated)}; GPT-2's and the digit pattern share {shared} "
+           f"tokens")
