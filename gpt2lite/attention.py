@@ -66,10 +66,6 @@ class KVCache:
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.pos = 0  # how many positions are filled
 
-    @property
-    def max_len(self) -> int:
-        return self.k.size(3)
-
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, H, T, hd) after the filled positions; return all keys and values so far."""
         end = self.pos + k.size(2)

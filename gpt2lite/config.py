@@ -10,9 +10,10 @@ from dataclasses import dataclass
 ATTENTION_IMPLS = ("sdpa", "explicit")
 
 
-@dataclass
+@dataclass(frozen=True)
 class GPTConfig:
-    """Hyper-parameters of a GPT.
+    """Hyper-parameters of a GPT: frozen, so a preset cannot be changed by accident and no field can skip the
+    validation below; make a changed copy with ``config.replace(n_layer=6)``.
 
     The defaults are GPT-2 small (124M). ``pre_ln`` and ``causal`` are the two switches that
     turn the same code into GPT-1 (post-LN) or a BERT-style encoder (bidirectional attention).

@@ -14,18 +14,14 @@ DEVICE_ENV = "GPT2LITE_DEVICE"  # e.g. GPT2LITE_DEVICE=cpu forces the CPU withou
 AMP_CHOICES = ("auto", "fp32", "bf16", "fp16")
 
 
-def get_device(override: str | torch.device | None = None, reproducible: bool = False) -> torch.device:
-    """The device to use: override, else $GPT2LITE_DEVICE, else the best available (CUDA, MPS, CPU).
-
-    reproducible=True skips MPS when choosing automatically: its kernels do not give the same
-    numbers as the CPU, so results in the book would not match yours digit for digit.
-    """
+def get_device(override: str | torch.device | None = None) -> torch.device:
+    """The device to use: override, else $GPT2LITE_DEVICE, else the best available (CUDA, MPS, CPU)."""
     choice = override if override is not None else os.environ.get(DEVICE_ENV)
     if choice:
         return _checked_device(choice)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if not reproducible and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -77,12 +73,13 @@ def _cuda_has_bf16(device: torch.device) -> bool:
 
 
 def inference_dtype(device: torch.device | str) -> torch.dtype:
-    """The dtype for fast inference on device: bfloat16 where it is native, else float32.
+    """The dtype for fast inference on device: a 2-byte float where the hardware has one, else float32.
 
-    Generating one token reads every weight once, so at batch 1 speed is set by memory bandwidth: bf16
+    Generating one token reads every weight once, so at batch 1 speed is set by memory bandwidth: 2-byte
     weights (``model.to(inference_dtype(device))``) halve the bytes and nearly double the tokens per second.
-    bf16 is native on Ampere and newer GPUs and on CPUs with AVX512-BF16 or AMX, where oneDNN runs its
-    matrix products; elsewhere it would be emulated, slower than fp32, so float32 is returned.
+    On a CUDA GPU: bfloat16 on Ampere and newer, float16 on older GPUs (a T4, say), which lack bf16. On a CPU:
+    bfloat16 where it has AVX512-BF16 or AMX, for oneDNN's matrix products; elsewhere bf16 would be emulated,
+    slower than fp32, so float32.
     """
     device = torch.device(device)
     if device.type == "cuda":

@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import torch
+
+from .validate import in_range, integer, number
 
 if TYPE_CHECKING:  # model.py imports this module, so only type checkers import it back
     from .model import GPT
@@ -59,19 +60,19 @@ def sample_next(
 
 def _check_sampling_args(
     model: GPT, max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None, stop_token: int | None
-) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
-        raise ValueError(f"temperature must be a number >= 0 and finite (0 means greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-    if top_p is not None and (isinstance(top_p, bool) or not (isinstance(top_p, (int, float)) and 0 < top_p <= 1)):
-        raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
-    if stop_token is not None and (isinstance(stop_token, bool) or not isinstance(stop_token, numbers.Integral)):
-        raise ValueError(f"stop_token must be None or an integer token id, got {stop_token!r}")
-    if stop_token is not None and not 0 <= stop_token < model.config.vocab_size:
-        raise ValueError(f"stop_token {stop_token} is outside the vocabulary [0, {model.config.vocab_size})")
+) -> tuple[int, float, int | None, float | None, int | None]:
+    """The sampling settings checked, as plain Python numbers (np.int64 and friends accepted)."""
+    n = integer("max_new_tokens", max_new_tokens, minimum=0)
+    t = number("temperature", temperature)
+    in_range("temperature", t, 0 <= t < math.inf, "a number >= 0 and finite (0 means greedy)")
+    k = None if top_k is None else integer("top_k", top_k, minimum=1)
+    p = None if top_p is None else number("top_p", top_p)
+    if p is not None:
+        in_range("top_p", p, 0 < p <= 1, "None or in (0, 1]")
+    token = None if stop_token is None else integer("stop_token", stop_token)
+    if token is not None and not 0 <= token < model.config.vocab_size:
+        raise ValueError(f"stop_token {token} is outside the vocabulary [0, {model.config.vocab_size})")
+    return n, t, k, p, token
 
 
 @torch.no_grad()
@@ -107,9 +108,11 @@ def stream(
     eval mode while generating (no dropout) and restored afterwards. ``use_cache`` applies to causal
     models only: a bidirectional model is always run on the whole window.
     """
-    _check_sampling_args(model, max_new_tokens, temperature, top_k, top_p, stop_token)
+    max_new_tokens, temperature, top_k, top_p, stop_token = _check_sampling_args(
+        model, max_new_tokens, temperature, top_k, top_p, stop_token)
     window = model.config.block_size
     model._check_input(idx[:, -window:] if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx, past=0)
+    model.check_token_ids(idx)  # once for the prompt: the tokens generated after it are in range by construction
     return _stream(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, stop_token)
 
 

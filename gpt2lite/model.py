@@ -141,7 +141,12 @@ class GPT(nn.Module):
         if cache is not None:
             self._check_cache(cache, B)
         pos = torch.arange(past, past + T, device=idx.device)  # (T,)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
+        try:
+            tok = self.transformer.wte(idx)  # (B, T, C)
+        except IndexError:  # an id outside the vocabulary: on the CPU the lookup itself refuses it
+            self.check_token_ids(idx)  # say which id, and why
+            raise
+        x = tok + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
         x = self.transformer.drop(x)
         maps = []
         for layer, block in enumerate(self.transformer.h):
@@ -176,11 +181,19 @@ class GPT(nn.Module):
         weight = self.transformer.wte.weight
         if idx.device != weight.device and weight.device.type != "meta":
             raise ValueError(f"idx is on {idx.device} but the model is on {weight.device}; move it with idx.to(device)")
-        if not torch.compiler.is_compiling() and idx.device.type != "meta":
-            lo, hi = idx.min().item(), idx.max().item()
-            if lo < 0 or hi >= self.config.vocab_size:
-                bad = lo if lo < 0 else hi
-                raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
+        # The ids' values are not read here: that would wait for the GPU on every forward (two syncs per training
+        # step, one per generated token). They are checked where they enter (stream/generate, train) by
+        # check_token_ids, and on the CPU an id outside the vocabulary fails the lookup, which calls it too.
+
+    def check_token_ids(self, idx: torch.Tensor) -> None:
+        """Raise a ValueError naming the first id outside [0, vocab_size). Reads the ids back to Python (one
+        device sync): call it once where ids enter, not in the hot path."""
+        if idx.device.type == "meta" or idx.numel() == 0:
+            return
+        V = self.config.vocab_size
+        if ((idx < 0) | (idx >= V)).any().item():  # the one read back
+            lo, hi = int(idx.min()), int(idx.max())
+            raise ValueError(f"token id {lo if lo < 0 else hi} is outside the vocabulary [0, {V})")
 
     def _check_cache(self, cache: KVCache, batch_size: int) -> None:
         """A cache made for another batch size or another model is an error here, not a shape error inside torch."""

@@ -93,13 +93,20 @@ def config_from_hf(hf: dict, **overrides) -> GPTConfig:
         raise ValueError("only GPT-2's attention scaling (1/sqrt(head_dim)) is supported")
     if not hf.get("tie_word_embeddings", True):
         raise ValueError("untied input/output embeddings are not supported (GPT-2 ties them)")
+    # Hugging Face keeps three dropout rates (embeddings, attention, residual); gpt2lite has one. GPT-2's are all 0.1.
+    # Rates that differ are not merged behind the reader's back: they must choose one.
+    rates = {name: hf.get(name, 0.1) for name in ("embd_pdrop", "attn_pdrop", "resid_pdrop")}
+    if "dropout" not in overrides and len(set(rates.values())) > 1:
+        found = ", ".join(f"{name}={rate}" for name, rate in rates.items())
+        raise ValueError(f"config.json has different dropout rates ({found}); gpt2lite uses one for all three: "
+                         "choose it, e.g. from_pretrained(..., dropout=0.1)")
     fields = dict(
         vocab_size=hf["vocab_size"],
         block_size=hf["n_positions"],
         n_layer=hf["n_layer"],
         n_head=hf["n_head"],
         n_embd=hf["n_embd"],
-        dropout=hf.get("resid_pdrop", 0.1),
+        dropout=rates["resid_pdrop"],  # used only when training: from_pretrained returns the model in eval mode
         layer_norm_eps=hf.get("layer_norm_epsilon", 1e-5),
     )
     try:
@@ -197,7 +204,8 @@ def load_pretrained(name_or_dir: str | Path, **overrides) -> GPT:
     """A GPT with the weights of a Hugging Face GPT-2 checkpoint, in eval mode.
 
     ``overrides`` replace config fields (e.g. ``dropout=0.0`` to fine-tune without dropout,
-    ``attn_impl="explicit"``).
+    ``attn_impl="explicit"``). The dropout rate is the checkpoint's (0.1 for OpenAI's GPT-2), which matters only
+    once you train; a checkpoint whose three rates differ asks you to pass ``dropout``.
     """
     directory = resolve_checkpoint(name_or_dir)
     try:

@@ -78,6 +78,21 @@ def _pairs(ids: list[int]) -> Iterator[Pair]:
     return zip(ids, ids[1:])
 
 
+def bpe_by_rank(ids: list[int], merges: dict[Pair, int]) -> list[int]:
+    """BPE the plain way: repeatedly merge, everywhere, the adjacent pair learned first (lowest rank).
+
+    The reference for BPETokenizer's heap-based encoder, which gives the same ids in O(n log n) instead of
+    O(n^2); a property test checks that they agree. A merged pair's new id is its rank, as in GPT-2.
+    """
+    ids = list(ids)
+    while len(ids) >= 2:
+        pair = min(_pairs(ids), key=lambda p: merges.get(p, float("inf")))
+        if pair not in merges:
+            return ids  # nothing left to merge
+        ids = _merge(ids, pair, merges[pair])
+    return ids
+
+
 def _count_pairs(words: list[list[int]], counts: list[int]) -> Counter[Pair]:
     """How often each adjacent pair occurs in the text, given its distinct words and how often each occurs."""
     stats: Counter[Pair] = Counter()
@@ -415,8 +430,8 @@ class BPETokenizer:
     def _bpe(self, data: bytes) -> list[int]:
         """BPE one chunk: start from its bytes' tokens and merge the earliest-learned pair until none is left.
 
-        The plain loop (find the best pair, merge it everywhere, repeat) costs O(n^2) on one long chunk, such as
-        a megabyte without spaces. So the tokens sit in a linked list and the mergeable pairs in a heap ordered
+        The plain loop (`bpe_by_rank`: find the best pair, merge it everywhere, repeat) costs O(n^2) on one long
+        chunk, such as a megabyte without spaces. So the tokens sit in a linked list and the mergeable pairs in a heap ordered
         by (rank, position): each merge is O(log n), and ties go left to right, exactly as in the plain loop.
         """
         ids: list[int | None] = [self.byte_to_id[b] for b in data]  # None marks a token merged into its left

@@ -66,8 +66,12 @@ def test_setup_cell_agrees_with_config(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_fits_the_page(path):
-    """No code line over 88 characters: a wider one makes the reader scroll sideways inside the cell."""
-    wide = [line for c in code_cells(path) for line in source(c).splitlines() if len(line) > 88]
+    """No code line over 88 characters, in code cells or in the code blocks of the text (a bug hunt's code): a wider
+    one makes the reader scroll sideways."""
+    shown = [block for c in cells(path) if c["cell_type"] == "markdown"
+             for block in re.findall(r"```python\n(.*?)```", source(c), flags=re.S)]
+    wide = [line for text in [source(c) for c in code_cells(path)] + shown for line in text.splitlines()
+            if len(line) > 88]
     assert not wide, f"{path.stem}: {len(wide)} code lines over 88 characters, e.g. {wide[0]!r}"
 
 

@@ -79,8 +79,7 @@ def test_meta_model_is_cached_by_value_and_holds_no_memory():
     model = meta_model(config)
     assert meta_model(GPTConfig(vocab_size=11, block_size=5, n_layer=1, n_head=1, n_embd=4)) is model
     assert {p.device.type for p in model.parameters()} == {"meta"}
-    config.vocab_size = 12  # changing the caller's config later changes neither the cache nor the model
-    assert model.config.vocab_size == 11 and meta_model(config) is not model
+    assert meta_model(config.replace(vocab_size=12)) is not model and model.config.vocab_size == 11
 
 
 # ------------------------------------------------------------------------------------------- forbidden calls
@@ -261,11 +260,11 @@ def test_forbid_modules_names_the_instance_the_reader_called():
 
 def test_forbid_helpers_covers_a_check_modules_own_functions():
     rules = forbid_helpers("gpt2lite.checks.training")
-    from gpt2lite.checks.training import _schedule
+    from gpt2lite.checks.training import _wsd
     from gpt2lite.train import TrainConfig
 
-    with pytest.raises(CheckFailed, match=r"called gpt2lite\.checks\.training\._schedule(.|\n)*own reference"):
-        call(lambda step, cfg: _schedule(step, cfg), 0, TrainConfig(), forbidden=rules)
+    with pytest.raises(CheckFailed, match=r"called gpt2lite\.checks\.training\._wsd(.|\n)*own reference"):
+        call(lambda step, cfg: _wsd(step, cfg, 2), 0, TrainConfig(), forbidden=rules)
 
 
 def test_forbidden_sets_add_up_and_refuse_what_cannot_be_forbidden():

@@ -155,7 +155,7 @@ def test_temperature_sharpens_and_greedy_is_argmax():
         (dict(temperature=float("nan")), "temperature"),
         (dict(top_p=0.0), r"top_p must be None or in \(0, 1\]"),
         (dict(top_p=1.5), "top_p"),
-        (dict(top_k=0), "top_k must be None or an integer >= 1"),
+        (dict(top_k=0), "top_k must be an integer >= 1"),
         (dict(max_new_tokens=-1), "max_new_tokens"),
         (dict(stop_token=61), "stop_token 61 is outside"),
     ],
@@ -211,3 +211,16 @@ def test_bf16_inference_follows_fp32():
     assert diff < 0.5, diff  # bf16 keeps 8 bits of mantissa: logits agree to about 1%
     a, b = fp32.generate(prompt, 8, temperature=0), bf16.generate(prompt, 8, temperature=0)
     assert (a[:, 5:6] == b[:, 5:6]).all()  # the first new token, from the same prompt, agrees
+
+
+def test_numpy_integers_and_floats_are_accepted_where_python_ones_are(model):
+    """Settings computed with numpy (np.int64 from an argmax, np.float64 from a mean) work like Python's."""
+    import numpy as np
+
+    idx = torch.tensor([[1, 2, 3]])
+    plain = model.generate(idx, 5, temperature=0.7, top_k=10, top_p=0.9, generator=torch.Generator().manual_seed(1))
+    numpy = model.generate(idx, np.int64(5), temperature=np.float64(0.7), top_k=np.int64(10), top_p=np.float32(0.9),
+                           generator=torch.Generator().manual_seed(1), stop_token=np.int64(0))
+    assert plain.shape == (1, 8) and numpy.shape[1] <= 8
+    if not (plain[0, 3:] == 0).any():  # the stop token never came: the same draws
+        assert torch.equal(plain, numpy)

@@ -167,6 +167,22 @@ def test_unknown_preset():
         GPTConfig.from_name("gpt3")
 
 
+def test_configs_are_frozen_and_presets_cannot_change():
+    import dataclasses
+
+    from gpt2lite.config import PRESETS
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PRESETS["gpt2"].n_layer = 1
+    config = GPTConfig(n_layer=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.n_head = 5  # would have skipped the n_embd % n_head check
+    assert config.replace(n_layer=3).n_layer == 3 and config.n_layer == 2
+    with pytest.raises(ValueError, match="divisible by n_head"):
+        config.replace(n_head=5)  # a changed copy is validated like a new one
+    assert {GPTConfig(): 1}[GPTConfig()] == 1  # equal configs are one key
+
+
 def test_preset_overrides():
     assert GPTConfig.from_name("openai-community/gpt2", dropout=0.1).dropout == 0.1
 
@@ -212,3 +228,24 @@ def test_linear_matches_nn_linear_for_any_number_of_rows(shape, bias):
         grad, x.grad = x.grad, None
         reference(x).square().sum().backward()
         torch.testing.assert_close(grad, x.grad, rtol=1e-5, atol=1e-6)
+
+
+def _syncs(fn) -> int:
+    """How many times `fn` reads a tensor's value back to Python (`aten::_local_scalar_dense`: on a GPU, each one
+    waits for the device)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(e.count for e in prof.key_averages() if e.key == "aten::_local_scalar_dense")
+
+
+def test_the_forward_reads_nothing_back_and_generation_once_per_prompt():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=32, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(0, 50, (2, 8))
+    with torch.no_grad():
+        assert _syncs(lambda: model(idx)) == 0
+        cache = model.new_cache(2)
+        assert _syncs(lambda: model(idx, cache=cache)) == 0
+    assert _syncs(lambda: model.generate(idx, 16, temperature=0)) <= 1 + 16  # the prompt's check, then <= 1 a token
+    assert _syncs(lambda: model.generate(idx, 16, temperature=0)) >= 1  # (the profile does see the prompt check)
+    assert _syncs(lambda: model.check_token_ids(idx)) == 1

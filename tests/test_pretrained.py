@@ -232,3 +232,16 @@ def test_from_pretrained_downloads_from_the_hub_once_then_reads_the_cache(hf_dir
         GPT.from_pretrained("gpt2")  # the second time from the cache
         assert web.count(weights) == 1
     assert list((tmp_path / "hf" / "hub").glob("models--openai-community--gpt2/snapshots/*/model.safetensors"))
+
+
+def test_dropout_is_the_checkpoints_and_never_merged_silently(hf_dir, tmp_path):
+    assert GPT.from_pretrained(hf_dir).config.dropout == json.loads((hf_dir / "config.json").read_text())["resid_pdrop"]
+
+    folder = _copy_with(tmp_path, hf_dir, lambda state: None)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(embd_pdrop=0.0, attn_pdrop=0.1, resid_pdrop=0.2)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"different dropout rates \(embd_pdrop=0.0, attn_pdrop=0.1, resid_pdrop=0.2\)"
+                                         r".*dropout=0.1"):
+        GPT.from_pretrained(folder)
+    assert GPT.from_pretrained(folder, dropout=0.05).config.dropout == 0.05  # chosen: loads

@@ -437,3 +437,29 @@ def test_load_rejects_other_files(tmp_path):
     path.write_text('{"hello": 1}')
     with pytest.raises(ValueError, match="not a tokenizer"):
         BPETokenizer.load(path)
+
+
+# ---- the heap-based encoder against the plain loop it replaces ------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=60))
+def test_heap_encoder_equals_the_plain_loop_on_gpt2(gpt2, text):
+    for chunk in gpt2._split.findall(text):
+        data = chunk.encode("utf-8")
+        assert gpt2._bpe(data) == tokenizer_module.bpe_by_rank([gpt2.byte_to_id[b] for b in data], gpt2.merges)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab c", min_size=2, max_size=80), st.integers(257, 300), st.text(alphabet="abc ", max_size=60))
+def test_heap_encoder_equals_the_plain_loop_on_small_vocabularies(train_text, vocab_size, text):
+    """Few letters, many merges: long runs such as 'aaaa' and ties between overlapping pairs."""
+    tok = BPETokenizer()
+    tok.train(train_text, vocab_size)
+    data = text.encode("utf-8")
+    assert tok._bpe(data) == tokenizer_module.bpe_by_rank([tok.byte_to_id[b] for b in data], tok.merges)
+
+
+def test_plain_loop_merges_the_lowest_rank_first():
+    merges = {(1, 2): 256, (2, 3): 257, (256, 3): 258}
+    assert tokenizer_module.bpe_by_rank([1, 2, 3], merges) == [258]  # (1, 2) before (2, 3), then (256, 3)
+    assert tokenizer_module.bpe_by_rank([2, 3, 1], merges) == [257, 1]
+    assert tokenizer_module.bpe_by_rank([], merges) == [] and tokenizer_module.bpe_by_rank([5], merges) == [5]

@@ -390,17 +390,16 @@ def show_config(config: GPTConfig) -> str:
     return f"GPTConfig({', '.join(changes(GPTConfig()))})"
 
 
-_META_MODELS: dict[tuple, GPT] = {}
+_META_MODELS: dict[GPTConfig, GPT] = {}
 
 
 def meta_model(config: GPTConfig) -> GPT:
     """GPT(config) on the meta device: real parameter shapes, no memory, no random numbers drawn. Built once per
-    config (keyed by its values: a GPTConfig is not hashable) and shared by every check."""
-    key = dataclasses.astuple(config)
-    if key not in _META_MODELS:
+    config (a frozen GPTConfig is its own key) and shared by every check."""
+    if config not in _META_MODELS:
         with torch.device("meta"):
-            _META_MODELS[key] = GPT(dataclasses.replace(config))  # a copy: the caller may change its config later
-    return _META_MODELS[key]
+            _META_MODELS[config] = GPT(config)
+    return _META_MODELS[config]
 
 
 def seeded_model(config: GPTConfig, seed: int) -> GPT:
