@@ -144,8 +144,10 @@ class GPT(nn.Module):
         try:
             tok = self.transformer.wte(idx)  # (B, T, C)
         except IndexError:  # an id outside the vocabulary: on the CPU the lookup itself refuses it
-            self.check_token_ids(idx)  # say which id, and why
-            raise
+            tok = None
+        if tok is None:
+            self.check_token_ids(idx)  # a ValueError that names the id (not torch's "index out of range in self")
+            tok = self.transformer.wte(idx)
         x = tok + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
         x = self.transformer.drop(x)
         maps = []
