@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2lite import GPT, GPTConfig
-from gpt2lite.train import TrainConfig, configure_optimizer, next_token_loss
+from gpt2lite.training import TrainConfig, configure_optimizer, next_token_loss
 
 HERE = Path(__file__).resolve().parent
 

@@ -3,6 +3,7 @@
 from .config import GPTConfig
 from .model import GPT
 from .tokenizer import BPETokenizer
+from .training import TrainConfig, train
 
-__all__ = ["GPTConfig", "GPT", "BPETokenizer"]
+__all__ = ["GPTConfig", "GPT", "BPETokenizer", "TrainConfig", "train"]
 __version__ = "0.1.0"

@@ -65,7 +65,7 @@ def _printer(tokenizer):
 def _train(args: argparse.Namespace) -> None:
     from .data import load_shakespeare
     from .device import get_device
-    from .train import TrainConfig, train
+    from .training import TrainConfig, train
 
     train_ids, val_ids, tokenizer = load_shakespeare(args.level, data_dir=args.data_dir)
     config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.context, n_layer=args.layers,

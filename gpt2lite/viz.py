@@ -62,7 +62,7 @@ def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, a
 
 
 def plot_losses(history, ax=None, title: str | None = "Training"):
-    """Loss curves of a ``gpt2lite.train.History``: noisy per-step loss, and the train/val estimates."""
+    """Loss curves of a ``gpt2lite.training.History``: noisy per-step loss, and the train/val estimates."""
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -40,7 +40,7 @@ def chapter_model():
     """The chapter's model, trained as "A small model to sample from" trains it, and its tokenizer."""
     from gpt2lite import GPT, GPTConfig
     from gpt2lite.data import load_shakespeare
-    from gpt2lite.train import TrainConfig, train
+    from gpt2lite.training import TrainConfig, train
 
     train_ids, val_ids, tok = load_shakespeare("char")
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Write training checkpoints through gpt2lite.train.save_checkpoint until killed.
+"""Write training checkpoints through gpt2lite.training.save_checkpoint until killed.
 
 tests/test_checkpoint_crash.py runs it and kills it with SIGKILL, then checks what is left on disk:
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-import gpt2lite.train
+import gpt2lite.training
 from gpt2lite import GPT, GPTConfig
-from gpt2lite.train import History, TrainConfig, TrainState, latest_checkpoint, save_checkpoint
+from gpt2lite.training import History, TrainConfig, TrainState, latest_checkpoint, save_checkpoint
 
 CONFIG = GPTConfig(vocab_size=65, block_size=16, n_layer=2, n_head=2, n_embd=64)  # ~100k parameters, ~0.4 MB
 STAGES = ("writing-weights", "writing-state", "before-rename", "after-rename", "deleting-old")
@@ -49,9 +49,9 @@ def half_written(save):
 def install(stage: str) -> None:
     """Make the next save_checkpoint kill this process at the given stage."""
     if stage == "writing-weights":
-        gpt2lite.train.save_model = half_written(gpt2lite.train.save_model)
+        gpt2lite.training.save_model = half_written(gpt2lite.training.save_model)
     elif stage == "writing-state":
-        gpt2lite.train.save_file = half_written(gpt2lite.train.save_file)
+        gpt2lite.training.save_file = half_written(gpt2lite.training.save_file)
     elif stage in ("before-rename", "after-rename"):
         replace = os.replace
 

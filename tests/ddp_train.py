@@ -18,7 +18,7 @@ from safetensors.torch import save_model
 
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.data import load_shakespeare
-from gpt2lite.train import TrainConfig, train
+from gpt2lite.training import TrainConfig, train
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from gpt2lite import GPT, BPETokenizer, GPTConfig
 from gpt2lite.data import CharTokenizer, DownloadError, download, get_batch, tiny_shakespeare
-from gpt2lite.train import (
+from gpt2lite.training import (
     TrainConfig,
     TrainState,
     load_checkpoint,

@@ -1,6 +1,6 @@
 """A checkpoint is never half-written: kill the process that saves it (SIGKILL, no clean-up) at any moment.
 
-tests/checkpoint_writer.py saves checkpoints through gpt2lite.train.save_checkpoint in a loop; each checkpoint's
+tests/checkpoint_writer.py saves checkpoints through gpt2lite.training.save_checkpoint in a loop; each checkpoint's
 weights all equal its step. After each kill, every step-* folder must be a whole checkpoint that loads (all its
 weights equal its own step), and anything else must be a hidden temporary folder, which latest_checkpoint ignores
 and the next save deletes. (test_train.py simulates a failed write with an exception; here the process just dies.)
@@ -18,7 +18,7 @@ import pytest
 import torch
 from checkpoint_writer import STAGES, new_state
 
-from gpt2lite.train import TrainConfig, latest_checkpoint, load_checkpoint, save_checkpoint
+from gpt2lite.training import TrainConfig, latest_checkpoint, load_checkpoint, save_checkpoint
 
 WRITER = Path(__file__).with_name("checkpoint_writer.py")
 ROOT = Path(__file__).resolve().parents[1]

@@ -261,7 +261,7 @@ def test_forbid_modules_names_the_instance_the_reader_called():
 def test_forbid_helpers_covers_a_check_modules_own_functions():
     rules = forbid_helpers("gpt2lite.checks.training")
     from gpt2lite.checks.training import _wsd
-    from gpt2lite.train import TrainConfig
+    from gpt2lite.training import TrainConfig
 
     with pytest.raises(CheckFailed, match=r"called gpt2lite\.checks\.training\._wsd(.|\n)*own reference"):
         call(lambda step, cfg: _wsd(step, cfg, 2), 0, TrainConfig(), forbidden=rules)

@@ -14,12 +14,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.functional import nll_loss
 import gpt2lite.attention
-import gpt2lite.train
+import gpt2lite.training
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.attention import causal_mask
 from gpt2lite.checks import gpt_bert
 from gpt2lite.data import get_batch
-from gpt2lite.train import TrainConfig, train
+from gpt2lite.training import TrainConfig, train
 
 
 def stub(*args, **kwargs):
@@ -282,7 +282,7 @@ def _via_train(config, data, steps, batch_size=32, lr=1e-2, seed=0):
 
 def _via_module_train(config, data, steps, batch_size=32, lr=1e-2, seed=0):
     cfg = TrainConfig(max_steps=steps, batch_size=batch_size, learning_rate=lr, device="cpu", progress=False)
-    return gpt2lite.train.train(GPT(config), data, data, cfg).train_loss, []
+    return gpt2lite.training.train(GPT(config), data, data, cfg).train_loss, []
 
 
 def _via_reference(config, data, steps, batch_size=32, lr=1e-2, seed=0):

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import gpt2lite.train
+import gpt2lite.training
 from gpt2lite import GPT
 from gpt2lite.attention import KVCache
 from gpt2lite.checks import CheckFailed, check_count_parameters, check_memory_bytes, check_tying_ablation
@@ -188,7 +188,7 @@ def test_tying_ablation_catches_the_wrong_answer_shape(wrong, message):
 # Calls that hand back the answer ready-made: (check, answer, the call the failure must name).
 
 def _by_the_package_loop(config, batches, tied, lr, seed):
-    gpt2lite.train.train(GPT(config), batches[0][0].flatten(), batches[0][1].flatten(), gpt2lite.train.TrainConfig())
+    gpt2lite.training.train(GPT(config), batches[0][0].flatten(), batches[0][1].flatten(), gpt2lite.training.TrainConfig())
 
 
 SHORTCUTS = [

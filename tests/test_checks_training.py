@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-import gpt2lite.train
+import gpt2lite.training
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.checks import (
     CheckFailed,
@@ -16,7 +16,7 @@ from gpt2lite.checks import (
     check_wsd_schedule,
 )
 from gpt2lite.checks import training as ch7
-from gpt2lite.train import TrainConfig, next_token_loss, train
+from gpt2lite.training import TrainConfig, next_token_loss, train
 
 
 def stub(*args):
@@ -257,7 +257,7 @@ def _by_functional_adamw(p, grad, lr, betas, eps, weight_decay):
 
 def _by_configure_optimizer(p, grad, lr, betas, eps, weight_decay):
     model = torch.nn.Linear(1, 1)
-    gpt2lite.train.configure_optimizer(model, TrainConfig(learning_rate=lr, weight_decay=weight_decay))
+    gpt2lite.training.configure_optimizer(model, TrainConfig(learning_rate=lr, weight_decay=weight_decay))
     return p
 
 
@@ -270,13 +270,13 @@ def _wsd_by_scheduler(step, cfg, cooldown):
 
 
 def _wsd_from_lr_at(step, cfg, cooldown):
-    return gpt2lite.train.lr_at(step, dataclasses.replace(cfg, lr_decay_steps=cooldown))
+    return gpt2lite.training.lr_at(step, dataclasses.replace(cfg, lr_decay_steps=cooldown))
 
 
 def _by_package_accumulation(model, x, y, micro_size):
     xs, ys = x.unsqueeze(0), y.unsqueeze(0)  # one micro-batch of all sequences
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    return gpt2lite.train._accumulate_gradients(model, xs, ys, scaler, torch.device("cpu"), None).item()
+    return gpt2lite.training._accumulate_gradients(model, xs, ys, scaler, torch.device("cpu"), None).item()
 
 
 def _by_fresh_run(train_data, val_data, model_config, cfg, warmups):

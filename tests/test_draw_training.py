@@ -11,7 +11,7 @@ from gpt2lite import GPT, GPTConfig, draw
 from gpt2lite.data import CharTokenizer, get_batch, load_shakespeare
 from gpt2lite.draw import piece_label
 from gpt2lite.tokenizer import BPETokenizer
-from gpt2lite.train import TrainConfig, lr_at
+from gpt2lite.training import TrainConfig, lr_at
 
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

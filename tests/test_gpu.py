@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2lite import GPT, GPTConfig
-from gpt2lite.train import TrainConfig, train
+from gpt2lite.training import TrainConfig, train
 
 pytestmark = pytest.mark.gpu
 

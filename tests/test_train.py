@@ -10,7 +10,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.data import load_shakespeare
 from gpt2lite.device import autocast_dtype, get_device
-from gpt2lite.train import (
+from gpt2lite.training import (
     TrainConfig,
     TrainState,
     configure_optimizer,
@@ -177,7 +177,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path, mo
 
     with torch.no_grad():
         model.transformer.wte.weight.add_(1.0)  # the state has moved on since step 2
-    monkeypatch.setattr("gpt2lite.train.save_file", crash)
+    monkeypatch.setattr("gpt2lite.training.save_file", crash)
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(fresh_state(model, cfg, step=4), cfg, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["step-000002"]  # no temp folder, no step-000004

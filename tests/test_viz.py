@@ -9,7 +9,7 @@ import torch
 
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.data import CharTokenizer
-from gpt2lite.train import History
+from gpt2lite.training import History
 from gpt2lite.viz import plot_attention, plot_losses, token_pieces, tokens_html
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import gpt2lite.attention
-import gpt2lite.train
+import gpt2lite.training
 from gpt2lite.attention import causal_mask
 from gpt2lite.config import GPTConfig
 from gpt2lite.model import GPT
@@ -240,7 +240,7 @@ def check_next_token_cheat(fn: Callable[..., tuple[list[float], list[float]]]) -
     V = 16
     data = torch.randint(V, (5000,), generator=torch.Generator().manual_seed(0))  # random tokens: no pattern
     config = GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=32)
-    forbidden = forbid({gpt2lite.train.train: "gpt2lite.train.train"},
+    forbidden = forbid({gpt2lite.training.train: "gpt2lite.training.train"},
                        "write the loop yourself: AdamW, one get_batch per step, F.cross_entropy on the next tokens, "
                        "zero_grad, backward, step") + forbid_helpers(__name__)
     measured = None

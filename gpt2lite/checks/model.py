@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from gpt2lite import GPTConfig
 from gpt2lite.attention import KVCache
 from gpt2lite.model import GPT
-from gpt2lite.train import train
+from gpt2lite.training import train
 
 from ._core import (call, describe, expect_count, fail, forbid, forbid_helpers, meta_model, model_building, passed,
                     seeded_model, show_config)
@@ -155,7 +155,7 @@ def check_tying_ablation(fn: Callable[[GPTConfig, list, bool, float, int], tuple
     mean cross-entropy and returns (the model's parameter count, the loss of each step before its update).
     The check runs the experiment with the reader's function, tied and untied, and compares each run with its
     own run of the same settings."""
-    forbidden = (forbid({train: "gpt2lite.train.train"}, "write the loop yourself: forward, loss, zero_grad, "
+    forbidden = (forbid({train: "gpt2lite.training.train"}, "write the loop yourself: forward, loss, zero_grad, "
                         "backward, step") + forbid_helpers(__name__))
     batches = _tying_batches(_TYING_STEPS)
     cfg, lr, seed = _TYING_CONFIG, _TYING_LR, _TYING_SEED

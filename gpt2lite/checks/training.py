@@ -16,7 +16,7 @@ import torch.optim.lr_scheduler
 from gpt2lite.config import GPTConfig
 from gpt2lite.data import load_shakespeare
 from gpt2lite.model import GPT
-from gpt2lite.train import TrainConfig, _accumulate_gradients, configure_optimizer, lr_at, next_token_loss, train
+from gpt2lite.training import TrainConfig, _accumulate_gradients, configure_optimizer, lr_at, next_token_loss, train
 
 from ._core import call, describe, expect_close, fail, forbid, forbid_helpers, meta_model, passed, seeded_model
 
@@ -69,7 +69,7 @@ def check_adamw_first_step(fn: Callable[..., torch.Tensor]) -> None:
     instead = "derive the first step by hand: what are m_hat and v_hat after one step? Then write it with tensor ops"
     adam, adamw = (importlib.import_module(f"torch.optim.{m}") for m in ("adam", "adamw"))  # torch.optim hides them
     forbidden = forbid({adam: "torch.optim.adam", adamw: "torch.optim.adamw",
-                        configure_optimizer: "gpt2lite.train.configure_optimizer"}, instead)
+                        configure_optimizer: "gpt2lite.training.configure_optimizer"}, instead)
     forbidden += forbid_helpers(__name__)
     gen = torch.Generator().manual_seed(7)
     p0 = torch.randn(4, 3, generator=gen, dtype=torch.float64)
@@ -167,7 +167,7 @@ def check_wsd_schedule(fn: Callable[[int, TrainConfig, int], float]) -> None:
         (TrainConfig(max_steps=20, warmup_steps=20), 5),  # all warmup
     ]
     instead = "write the schedule with arithmetic: the warmup, the plateau, the straight cooldown and the floor"
-    forbidden = forbid({lr_at: "gpt2lite.train.lr_at", torch.optim.lr_scheduler: "torch.optim.lr_scheduler"}, instead)
+    forbidden = forbid({lr_at: "gpt2lite.training.lr_at", torch.optim.lr_scheduler: "torch.optim.lr_scheduler"}, instead)
     forbidden += forbid_helpers(__name__)
     for cfg, cooldown in cases:
         for step in range(cfg.max_steps + 5):  # a few steps past the end too
@@ -212,7 +212,7 @@ def check_accumulate(fn: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], 
     model = _accum_model()
     sizes: list[int] = []
     hook = model.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
-    forbidden = forbid({_accumulate_gradients: "gpt2lite.train._accumulate_gradients"},
+    forbidden = forbid({_accumulate_gradients: "gpt2lite.training._accumulate_gradients"},
                        "write the loop over x.split(micro_size) yourself") + forbid_helpers(__name__)
     before = [p.detach().clone() for p in model.parameters()]
     gen = torch.Generator().manual_seed(3)
@@ -308,7 +308,7 @@ def check_warmup_curves(fn: Callable[..., dict[int, list[float]]], model_config:
              f"device={cfg.device!r}, checkpoint_dir={cfg.checkpoint_dir!r}, max_steps={cfg.max_steps}",
              "the check reruns the ablation on the CPU, without checkpoints, and compares the last steps")
     train_data, val_data = _shakespeare()
-    forbidden = forbid_helpers(__name__, "train the models yourself with gpt2lite.train.train: "
+    forbidden = forbid_helpers(__name__, "train the models yourself with gpt2lite.training.train: "
                                          "_fresh_run is the check's own run")
     with torch.random.fork_rng(devices=[]):  # train() seeds the global generator: leave the caller's alone
         got = call(fn, train_data, val_data, model_config, cfg, warmups, call_text=text, forbidden=forbidden)

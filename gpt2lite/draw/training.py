@@ -123,7 +123,7 @@ def training_step(cfg, model=None) -> Drawing:
     `lr_at` over cfg's steps. ``model`` (a GPT), when given, adds the shape of its logits and its parameter
     count, and supplies the block size when cfg leaves it to the model.
     """
-    from ..train import TrainConfig, lr_at
+    from ..training import TrainConfig, lr_at
 
     if not isinstance(cfg, TrainConfig):
         raise ValueError(f"training_step draws a TrainConfig, got {type(cfg).__name__}; "

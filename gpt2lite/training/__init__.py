@@ -41,8 +41,8 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from .data import get_batch
-from .device import AMP_CHOICES, autocast, autocast_dtype, get_device, seed_everything
+from ..data import get_batch
+from ..device import AMP_CHOICES, autocast, autocast_dtype, get_device, seed_everything
 
 MODEL_FILE = "model.safetensors"
 STATE_TENSORS_FILE = "train_state.safetensors"
