@@ -147,13 +147,23 @@ def _params(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------- parser
-def _positive(kind):
+def _checked(kind, ok, what: str):
+    """An argparse type: text -> kind(text), refused unless ok(value), with "must be <what>, got <text>"."""
     def parse(text: str):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if not ok(value):  # written so that nan is refused too
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value: 'x'"
     return parse
+
+
+def _positive(kind):
+    return _checked(kind, lambda value: value > 0, "positive")
+
+
+def _non_negative(kind):
+    return _checked(kind, lambda value: value >= 0, ">= 0")
 
 
 def build_parser(prog: str = "gpt2lite") -> argparse.ArgumentParser:
@@ -174,9 +184,10 @@ def build_parser(prog: str = "gpt2lite") -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     train.add_argument("--data-dir", default=None, help="folder with tinyshakespeare.txt (default: download/cache)")
     train.add_argument("--prompt", default="ROMEO:\n")
-    train.add_argument("--tokens", type=int, default=300, help="tokens to write after training (0: none)")
+    train.add_argument("--tokens", type=_non_negative(int), default=300,
+                       help="tokens to write after training (0: none)")
     train.add_argument("--save", default=None, help="write the model here (Hugging Face format + tokenizer.json)")
-    train.add_argument("--seed", type=int, default=1337)
+    train.add_argument("--seed", type=_non_negative(int), default=1337)
     train.set_defaults(run=_train)
 
     gen = sub.add_parser("generate", help="continue a prompt with a saved model or a hub id, streaming")
@@ -186,7 +197,7 @@ def build_parser(prog: str = "gpt2lite") -> argparse.ArgumentParser:
     gen.add_argument("--temperature", "-t", type=float, default=0.8, help="0 picks the most likely token")
     gen.add_argument("--top-k", type=_positive(int), default=None, help="sample from the k most likely tokens")
     gen.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with this mass")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=_non_negative(int), default=0)
     gen.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     gen.set_defaults(run=_generate)
 

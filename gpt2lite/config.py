@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from dataclasses import dataclass
+from typing import Any
+
+from .validate import boolean, choice, in_range, integer, number
 
 ATTENTION_IMPLS = ("sdpa", "explicit")
+_SIZES = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd")  # the positive integer fields
 
 
 @dataclass(frozen=True)
@@ -36,29 +39,25 @@ class GPTConfig:
     attn_impl: str = "sdpa"  # "sdpa" (fused, fast) or "explicit" (the textbook version)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
-        if self.n_embd % self.n_head != 0:
+        # Every field's type first (TypeError), then the values (ValueError). Each is stored as the plain Python value,
+        # so that np.int64(12) is accepted and the config still hashes, prints and goes to JSON as 12.
+        plain: dict[str, Any] = {name: integer(f"GPTConfig.{name}", getattr(self, name)) for name in _SIZES}
+        plain.update((name, number(f"GPTConfig.{name}", getattr(self, name))) for name in ("dropout", "layer_norm_eps"))
+        # a string such as "False" would silently count as True
+        plain.update((name, boolean(f"GPTConfig.{name}", getattr(self, name))) for name in ("bias", "pre_ln", "causal"))
+        for name in _SIZES:
+            in_range(f"GPTConfig.{name}", plain[name], plain[name] >= 1, "a positive integer")
+        n_embd, n_head, dropout, eps = plain["n_embd"], plain["n_head"], plain["dropout"], plain["layer_norm_eps"]
+        if n_embd % n_head != 0:
             raise ValueError(
-                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): each head gets "
-                f"n_embd // n_head channels. Try n_head={_divisor_near(self.n_embd, self.n_head)}."
+                f"n_embd ({n_embd}) must be divisible by n_head ({n_head}): each head gets "
+                f"n_embd // n_head channels. Try n_head={_divisor_near(n_embd, n_head)}."
             )
-        for name in ("dropout", "layer_norm_eps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"GPTConfig.{name} must be a number, got {value!r} ({type(value).__name__})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 < self.layer_norm_eps < math.inf:
-            raise ValueError(f"layer_norm_eps must be positive and finite, got {self.layer_norm_eps}")
-        for name in ("bias", "pre_ln", "causal"):  # a string such as "False" would silently count as True
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise ValueError(f"GPTConfig.{name} must be True or False, got {value!r} ({type(value).__name__})")
-        if self.attn_impl not in ATTENTION_IMPLS:
-            raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+        in_range("dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
+        in_range("layer_norm_eps", eps, 0 < eps < math.inf, "positive and finite")
+        plain["attn_impl"] = choice("attn_impl", self.attn_impl, ATTENTION_IMPLS)
+        for name, value in plain.items():
+            object.__setattr__(self, name, value)  # frozen: __setattr__ itself refuses
 
     @property
     def head_dim(self) -> int:

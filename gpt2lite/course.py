@@ -75,7 +75,11 @@ def _set_source(cell: Cell, text: str) -> None:
 
 def exercises(nb: Notebook, name: str = "notebook") -> list[Exercise]:
     """The exercises of a chapter, in order. Raises CourseError if one is not laid out as five cells with markers."""
-    cells = nb["cells"]
+    if not isinstance(nb, dict):
+        raise TypeError(f"a notebook is the dict that json.load gives for an .ipynb file, got {type(nb).__name__}")
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise CourseError(f"{name}: not a notebook: it has no list of cells")
     found = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":

@@ -14,10 +14,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+
+from .validate import choice, in_range, integer, item, number
 
 if TYPE_CHECKING:
     from .tokenizer import BPETokenizer
@@ -184,6 +187,8 @@ class CharTokenizer:
     """
 
     def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"CharTokenizer learns its characters from a str, got {type(text).__name__}")
         if not text:
             raise ValueError("CharTokenizer needs a non-empty text to learn its characters from")
         self.chars = sorted(set(text))
@@ -195,6 +200,8 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> list of token ids."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
         try:
             return [self.stoi[ch] for ch in text]
         except KeyError as err:
@@ -206,12 +213,25 @@ class CharTokenizer:
             ) from None
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
-        """List (or 1-D tensor) of token ids -> text."""
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        bad = [i for i in ids if not 0 <= i < self.vocab_size]
-        if bad:
-            raise ValueError(f"token id {bad[0]} is outside this tokenizer's vocabulary [0, {self.vocab_size})")
-        return "".join(self.chars[i] for i in ids)
+        """List (or 1-D tensor or array) of token ids -> text. numpy integers are ids too."""
+        if hasattr(ids, "tolist"):  # torch tensors, numpy arrays
+            ids = ids.tolist()
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise TypeError("decode expects a sequence of token ids (a list or a 1-D tensor), "
+                            f"got {type(ids).__name__}")
+        ids, size = list(ids), self.vocab_size
+        if all(type(i) is int and 0 <= i < size for i in ids):  # the usual case, fast: plain ints in range
+            return "".join([self.chars[i] for i in ids])
+        pieces = []  # else find the first bad id and say what is wrong with it
+        for i in ids:
+            if isinstance(i, list):
+                raise ValueError("decode takes one sequence of ids, not a batch (a 2-D tensor or a list of lists); "
+                                 "decode each row, e.g. tok.decode(out[0])")
+            i = integer("a token id", item(i))  # item: a 0-d tensor, as iterating over a tensor gives
+            if not 0 <= i < self.vocab_size:
+                raise ValueError(f"token id {i} is outside this tokenizer's vocabulary [0, {self.vocab_size})")
+            pieces.append(self.chars[i])
+        return "".join(pieces)
 
 
 # -------------------------------------------------------------------------------------- batches
@@ -221,10 +241,15 @@ def train_val_split(data: torch.Tensor, val_fraction: float = 0.1) -> tuple[torc
     The split is by position, not at random: neighbouring windows overlap, so a random split
     would leak training text into the validation set.
     """
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
-    n = int(len(data) * (1.0 - val_fraction))
+    n = int(len(data) * (1.0 - _fraction(val_fraction)))
     return data[:n], data[n:]
+
+
+def _fraction(val_fraction: object) -> float:
+    """val_fraction as a float strictly between 0 and 1, or a TypeError / ValueError that says so."""
+    val_fraction = number("val_fraction", val_fraction)
+    in_range("val_fraction", val_fraction, 0.0 < val_fraction < 1.0, "between 0 and 1 (exclusive)")
+    return val_fraction
 
 
 def get_batch(
@@ -239,10 +264,16 @@ def get_batch(
     y[b, t] is the token that follows x[b, :t + 1], so one window of T + 1 ids gives T training
     examples at once. Pass a seeded generator to make the batches reproducible.
     """
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be positive, got {batch_size} and {block_size}")
-    if not isinstance(data, torch.Tensor) or data.dim() != 1:
-        raise ValueError("data must be a 1-D tensor of token ids, e.g. torch.tensor(tokenizer.encode(text))")
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    block_size = integer("block_size", block_size, minimum=1)
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a 1-D tensor of token ids, e.g. torch.tensor(tokenizer.encode(text)), "
+                        f"got {type(data).__name__}")
+    if data.dim() != 1:
+        raise ValueError(f"data must be a 1-D tensor of token ids, e.g. torch.tensor(tokenizer.encode(text)), "
+                         f"got shape {tuple(data.shape)}")
+    if data.is_floating_point() or data.is_complex() or data.dtype == torch.bool:
+        raise TypeError(f"data must hold integer token ids (e.g. torch.long), got dtype {data.dtype}")
     if len(data) < block_size + 1:
         raise ValueError(
             f"data has {len(data)} tokens, but a window of block_size={block_size} needs {block_size + 1} "
@@ -264,15 +295,15 @@ def load_shakespeare(
     level="char" gives one token per character (vocabulary 65); level="bpe" uses GPT-2's
     tokenizer (vocabulary 50,257), so the ids fit a pretrained GPT-2.
     """
+    level = choice("level", level, ("char", "bpe"))  # checked before the download, as is val_fraction
+    val_fraction = _fraction(val_fraction)
     text = tiny_shakespeare(data_dir)
     if level == "char":
         tokenizer = CharTokenizer(text)
-    elif level == "bpe":
+    else:
         from .tokenizer import BPETokenizer  # imported here: the char level does not need it
 
         tokenizer = BPETokenizer.from_tiktoken("gpt2")
-    else:
-        raise ValueError(f"level must be 'char' or 'bpe', got {level!r}")
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)  # (N,)
     train_ids, val_ids = train_val_split(ids, val_fraction)
     return train_ids, val_ids, tokenizer

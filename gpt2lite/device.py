@@ -10,12 +10,18 @@ from typing import ContextManager
 import numpy as np
 import torch
 
+from .validate import choice as _choice
+from .validate import in_range, integer
+
 DEVICE_ENV = "GPT2LITE_DEVICE"  # e.g. GPT2LITE_DEVICE=cpu forces the CPU without touching the code
 AMP_CHOICES = ("auto", "fp32", "bf16", "fp16")
 
 
 def get_device(override: str | torch.device | None = None) -> torch.device:
     """The device to use: override, else $GPT2LITE_DEVICE, else the best available (CUDA, MPS, CPU)."""
+    if override is not None and not isinstance(override, (str, torch.device)):
+        raise TypeError(f"a device is a str such as 'cpu', 'cuda' or 'cuda:1', or a torch.device, "
+                        f"got {type(override).__name__} {override!r}")
     choice = override if override is not None else os.environ.get(DEVICE_ENV)
     if choice:
         return _checked_device(choice)
@@ -52,8 +58,8 @@ def autocast_dtype(device: torch.device, choice: str = "auto") -> torch.dtype | 
     "auto" picks bf16 on GPUs that have it (Ampere and newer), fp16 on older GPUs such as Colab's T4
     (fp16 needs a GradScaler, because its small range lets gradients underflow), and fp32 elsewhere.
     """
-    if choice not in AMP_CHOICES:
-        raise ValueError(f"dtype must be one of {AMP_CHOICES}, got {choice!r}")
+    choice = _choice("dtype", choice, AMP_CHOICES)
+    device = _as_device(device)
     if choice == "fp32":
         return None
     if choice == "auto":
@@ -65,6 +71,16 @@ def autocast_dtype(device: torch.device, choice: str = "auto") -> torch.dtype | 
     if choice == "bf16" and device.type == "cuda" and not _cuda_has_bf16(device):
         raise ValueError(f"{torch.cuda.get_device_name(device)} has no native bf16; use 'fp16' or 'auto'")
     return torch.bfloat16 if choice == "bf16" else torch.float16
+
+
+def _as_device(device: object) -> torch.device:
+    """device as a torch.device ("cuda" works too), or a TypeError: the functions below read its type."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a str such as 'cpu', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
 
 
 def _cuda_has_bf16(device: torch.device) -> bool:
@@ -81,7 +97,7 @@ def inference_dtype(device: torch.device | str) -> torch.dtype:
     bfloat16 where it has AVX512-BF16 or AMX, for oneDNN's matrix products; elsewhere bf16 would be emulated,
     slower than fp32, so float32.
     """
-    device = torch.device(device)
+    device = _as_device(device)
     if device.type == "cuda":
         return torch.bfloat16 if _cuda_has_bf16(device) else torch.float16
     if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -97,7 +113,12 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's (CPU and all GPUs) random number generators."""
+    """Seed Python's, NumPy's and PyTorch's (CPU and all GPUs) random number generators.
+
+    The seed is an integer in [0, 2**32), the range that all three take (NumPy's is the smallest).
+    """
+    seed = integer("seed", seed)
+    in_range("seed", seed, 0 <= seed < 2**32, "an integer in [0, 2**32)")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -12,10 +12,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .attention import KVCache, SelfAttention
+from .attention import KVCache, LayerCache, SelfAttention
 from .config import GPTConfig
 from .generate import generate, stream
 from .linear import Linear
+from .validate import integer
 
 
 class MLP(nn.Module):
@@ -47,19 +48,15 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        cache: KVCache | None = None,
-        layer: int = 0,
-        need_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None, cache: LayerCache | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, C) at positions pos (T,), with this layer's cache view -> (x (B, T, C), attention weights)."""
         if self.pre_ln:
-            a, weights = self.attn(self.ln_1(x), cache, layer, need_weights)
+            a, weights = self.attn(self.ln_1(x), pos, cache, need_weights)
             x = x + a
             x = x + self.mlp(self.ln_2(x))
         else:
-            a, weights = self.attn(x, cache, layer, need_weights)
+            a, weights = self.attn(x, pos, cache, need_weights)
             x = self.ln_1(x + a)
             x = self.ln_2(x + self.mlp(x))
         return x, weights  # (B, T, C)
@@ -151,8 +148,9 @@ class GPT(nn.Module):
         x = tok + self.transformer.wpe(pos)  # (B, T, C) + (T, C) broadcasts
         x = self.transformer.drop(x)
         maps = []
-        for layer, block in enumerate(self.transformer.h):
-            x, weights = block(x, cache, layer, need_weights)
+        views = cache.layers() if cache is not None else [None] * len(self.transformer.h)
+        for block, view in zip(self.transformer.h, views):
+            x, weights = block(x, pos, view, need_weights)
             maps.append(weights)
         if cache is not None:
             cache.advance(T)
@@ -217,7 +215,35 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty KV cache for this model, on its device and in its dtype."""
         weight = self.transformer.wte.weight
-        return KVCache(self.config, batch_size, device=weight.device, dtype=weight.dtype)
+        return KVCache(self.config, integer("batch_size", batch_size, minimum=1), device=weight.device, dtype=weight.dtype)
+
+    @property
+    def cache_can_slide(self) -> bool:
+        """Whether cached keys and values stay right when generation moves past the context.
+
+        Not in GPT-2: its position embeddings are absolute and enter before the first block, so when the window
+        moves on, every token it holds changes position and every cached key is stale. A model whose attention
+        sees positions only relatively (rotary embeddings, say) could drop its oldest entry and go on.
+        """
+        return False
+
+    @torch.no_grad()
+    def next_logits(self, seq: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits (B, V) for the token after seq (B, L), looking at no more than the last block_size tokens.
+
+        With a cache, seq is what the previous call saw plus one new token, and only that token is run. Past
+        the context the cache slides if the model allows it (``cache_can_slide``); otherwise it is refilled
+        from the last block_size tokens, at positions 0 .. block_size - 1.
+        """
+        window = self.config.block_size
+        if cache is None:
+            return self(seq[:, -window:], last_only=True)[:, -1]
+        if cache.pos == 0 or (seq.size(1) > window and not self.cache_can_slide):
+            cache.reset()
+            return self(seq[:, -window:], cache=cache, last_only=True)[:, -1]
+        if cache.pos == window:  # full, and its keys stay right: make room for the new one
+            cache.slide(1)
+        return self(seq[:, -1:], cache=cache)[:, -1]  # only the newest token: everything else is cached
 
     # Generation lives in generate.py; these make it available as model.generate(...) and model.stream(...).
     generate = generate

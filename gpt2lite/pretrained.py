@@ -8,6 +8,7 @@ checkpoint maps one-to-one onto our modules, because we use the same names.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def resolve_checkpoint(name_or_dir: str | Path) -> Path:
     A path counts as a local checkpoint only if it is a directory with config.json and weights,
     so a stray folder called "gpt2" in the working directory does not hide the hub model.
     """
+    if not isinstance(name_or_dir, (str, os.PathLike)):
+        raise TypeError(f"a checkpoint is a folder (a str or Path) or a hub id such as 'gpt2', "
+                        f"got {type(name_or_dir).__name__}")
     path = Path(name_or_dir).expanduser()
     if path.is_dir() and _weights_file(path) is not None:
         return path
@@ -76,9 +80,13 @@ def _download_from_hub(repo_id: str) -> Path:
 
 # ---------------------------------------------------------------------------- config
 def config_from_hf(hf: dict, **overrides) -> GPTConfig:
-    """Our GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses what we cannot represent."""
+    """Our GPTConfig from a Hugging Face GPT-2 config.json (as a dict); refuses what we cannot represent.
+
+    What the dict holds is the file's content, so a wrong field in it (``"n_head": "12"``) is a ValueError about
+    config.json; a wrong type among the ``overrides`` is the caller's own, a TypeError as for ``GPTConfig``.
+    """
     if not isinstance(hf, dict):
-        raise ValueError(f"config.json must hold a JSON object ({{...}}), got a {type(hf).__name__}")
+        raise TypeError(f"config_from_hf expects config.json as a dict (json.load of it), got {type(hf).__name__}")
     if hf.get("model_type") != "gpt2":
         raise ValueError(f"not a GPT-2 checkpoint: config.json has model_type={hf.get('model_type')!r}")
     act = hf.get("activation_function", "gelu_new")
@@ -87,8 +95,9 @@ def config_from_hf(hf: dict, **overrides) -> GPTConfig:
     missing = [key for key in HF_REQUIRED if key not in hf]
     if missing:
         raise ValueError(f"config.json lacks {', '.join(missing)}; a GPT-2 config.json gives {', '.join(HF_REQUIRED)}")
-    if hf.get("n_inner") not in (None, 4 * hf["n_embd"]):
-        raise ValueError(f"n_inner={hf['n_inner']} is not supported; gpt2lite's MLP is 4 * n_embd wide")
+    n_inner, n_embd = hf.get("n_inner"), hf["n_embd"]
+    if n_inner is not None and (not isinstance(n_embd, int) or n_inner != 4 * n_embd):  # a bad n_embd: see below
+        raise ValueError(f"n_inner={n_inner} is not supported; gpt2lite's MLP is 4 * n_embd wide")
     if not hf.get("scale_attn_weights", True) or hf.get("scale_attn_by_inverse_layer_idx", False):
         raise ValueError("only GPT-2's attention scaling (1/sqrt(head_dim)) is supported")
     if not hf.get("tie_word_embeddings", True):
@@ -96,7 +105,7 @@ def config_from_hf(hf: dict, **overrides) -> GPTConfig:
     # Hugging Face keeps three dropout rates (embeddings, attention, residual); gpt2lite has one. GPT-2's are all 0.1.
     # Rates that differ are not merged behind the reader's back: they must choose one.
     rates = {name: hf.get(name, 0.1) for name in ("embd_pdrop", "attn_pdrop", "resid_pdrop")}
-    if "dropout" not in overrides and len(set(rates.values())) > 1:
+    if "dropout" not in overrides and any(rate != rates["resid_pdrop"] for rate in rates.values()):
         found = ", ".join(f"{name}={rate}" for name, rate in rates.items())
         raise ValueError(f"config.json has different dropout rates ({found}); gpt2lite uses one for all three: "
                          "choose it, e.g. from_pretrained(..., dropout=0.1)")
@@ -110,14 +119,20 @@ def config_from_hf(hf: dict, **overrides) -> GPTConfig:
         layer_norm_eps=hf.get("layer_norm_epsilon", 1e-5),
     )
     try:
+        GPTConfig(**overrides)  # the overrides alone: a wrong type (or an unknown field) among them is a TypeError
+    except ValueError:
+        pass  # a value that is wrong only together with the file's fields is reported below
+    try:
         return GPTConfig(**{**fields, **overrides})
-    except ValueError as exc:  # e.g. "n_head": "12" or "resid_pdrop": null
+    except (TypeError, ValueError) as exc:  # e.g. "n_head": "12" or "resid_pdrop": null
         source = f"config.json with the overrides {overrides}" if overrides else "config.json"
         raise ValueError(f"{source} describes a model gpt2lite cannot build: {exc}") from exc
 
 
 def config_to_hf(config: GPTConfig) -> dict:
     """A config.json that transformers reads as GPT2LMHeadModel."""
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"config_to_hf expects a GPTConfig, got {type(config).__name__}")
     if not (config.bias and config.pre_ln and config.causal):
         raise ValueError(
             "only GPT-2-shaped models can be saved in Hugging Face's GPT-2 format "
@@ -212,6 +227,8 @@ def load_pretrained(name_or_dir: str | Path, **overrides) -> GPT:
         hf_config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{directory / 'config.json'} is not valid JSON: {exc}") from exc
+    if not isinstance(hf_config, dict):  # the file's content, not an argument: a ValueError
+        raise ValueError(f"config.json must hold a JSON object ({{...}}), got a {type(hf_config).__name__}")
     config = config_from_hf(hf_config, **overrides)
     with torch.device("meta"):  # no memory for random weights we would overwrite at once
         model = GPT(config)

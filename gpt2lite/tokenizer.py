@@ -23,12 +23,14 @@ import json
 import numbers
 import os
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import regex
+
+from .validate import choice, in_range, integer, item
 
 if TYPE_CHECKING:
     import tiktoken
@@ -217,6 +219,8 @@ def tiktoken_encoding(name: str = "gpt2") -> tiktoken.Encoding:
     special token, and tiktoken's own encoder), but its files come through gpt2lite's downloader: cached,
     checked against their sha256, and found in tiktoken's cache when tiktoken already has them.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"a tiktoken encoding is named by a str such as 'gpt2', got {type(name).__name__}")
     try:
         import tiktoken
         from tiktoken_ext import openai_public
@@ -331,11 +335,10 @@ class BPETokenizer:
         """
         if not isinstance(text, str):
             raise TypeError(f"train expects a str, got {type(text).__name__}")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256:
-            raise ValueError(f"vocab_size must be an integer >= 256 (the 256 byte tokens), got {vocab_size!r}")
-        learners = {"recount": _learn_by_recount, "incremental": _learn_incrementally}
-        if method not in learners:
-            raise ValueError(f"method must be 'incremental' or 'recount', got {method!r}")
+        vocab_size = integer("vocab_size", vocab_size)
+        in_range("vocab_size", vocab_size, vocab_size >= 256, "an integer >= 256 (the 256 byte tokens)")
+        learners = {"incremental": _learn_incrementally, "recount": _learn_by_recount}
+        method = choice("method", method, tuple(learners))
 
         chunk_counts = Counter(self._split.findall(_replace_lone_surrogates(text)))
         words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
@@ -352,16 +355,21 @@ class BPETokenizer:
 
     def register_special_tokens(self, special_tokens: dict[str, int]) -> None:
         """Add special tokens, e.g. {"<|endoftext|>": 300}. Their ids must not already be taken."""
-        taken = dict(self.vocab)
+        if not isinstance(special_tokens, Mapping):
+            raise TypeError(f"special_tokens must be a dict of strings to ids, e.g. {{'<|endoftext|>': 300}}, "
+                            f"got {type(special_tokens).__name__}")
+        taken, added = dict(self.vocab), {}
         for text, i in special_tokens.items():
-            if not isinstance(text, str) or not text:
+            if not isinstance(text, str):
+                raise TypeError(f"a special token must be a non-empty string, got {type(text).__name__} {text!r}")
+            if not text:
                 raise ValueError(f"a special token must be a non-empty string, got {text!r}")
-            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
-                raise ValueError(f"the id of {text!r} must be a non-negative integer, got {i!r}")
+            i = integer(f"the id of {text!r}", item(i))
+            in_range(f"the id of {text!r}", i, i >= 0, "a non-negative integer")
             if i in taken and self.special_tokens.get(text) != i:
                 raise ValueError(f"id {i} for {text!r} is already the id of {taken[i]!r}")
-            taken[i] = text.encode("utf-8")
-        self.special_tokens.update(special_tokens)
+            taken[i], added[text] = text.encode("utf-8"), i  # a plain int id, so that save() writes JSON
+        self.special_tokens.update(added)
         self._build_vocab()
 
     # ---- encoding and decoding -------------------------------------------------------------------------------
@@ -407,6 +415,8 @@ class BPETokenizer:
             return set()
         if isinstance(allowed_special, str):
             raise ValueError(f"allowed_special must be 'all', 'none' or a set of strings, got {allowed_special!r}")
+        if not isinstance(allowed_special, Iterable) or not all(isinstance(s, str) for s in allowed_special):
+            raise TypeError(f"allowed_special must be 'all', 'none' or a set of strings, got {allowed_special!r}")
         allowed = set(allowed_special)
         unknown = allowed - self.special_tokens.keys()
         if unknown:
@@ -462,13 +472,22 @@ class BPETokenizer:
             ids = ids.tolist()
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
             raise TypeError(f"decode expects a sequence of token ids (a list or a 1-D tensor), got {type(ids).__name__}")
+        ids = list(ids)
+        if all(type(i) is int for i in ids):  # the usual case, fast: plain ints (a bool is no id)
+            try:
+                return b"".join([self.vocab[i] for i in ids])
+            except KeyError:
+                pass  # the loop below names the id that is not a token
         parts = []
         for i in ids:
             if isinstance(i, list):
                 raise ValueError("decode takes one sequence of ids, not a batch (a 2-D tensor or a list of lists); "
                                  "decode each row, e.g. tok.decode(out[0])")
-            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or int(i) not in self.vocab:
-                raise ValueError(f"invalid token id {i!r}: ids are integers in 0..{self.vocab_size - 1}")
+            i = item(i)  # a 0-d tensor, as iterating over a tensor gives
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral):  # a wrong type; below, a wrong value
+                raise TypeError(f"invalid token id {i!r}: ids are integers in 0..{self.vocab_size - 1}")
+            if int(i) not in self.vocab:
+                raise ValueError(f"invalid token id {int(i)}: ids are integers in 0..{self.vocab_size - 1}")
             parts.append(self.vocab[int(i)])
         return b"".join(parts)
 

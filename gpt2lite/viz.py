@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 # Soft background colours that keep black text readable; neighbouring tokens always differ.
@@ -43,9 +44,15 @@ def plot_attention(weights: torch.Tensor, labels: Sequence[str] | None = None, a
     """Heatmap of one (T, T) attention matrix: row = the token that looks, column = the token looked at."""
     import matplotlib.pyplot as plt
 
+    if isinstance(weights, np.ndarray):
+        weights = torch.from_numpy(weights)
+    if not isinstance(weights, torch.Tensor):
+        raise TypeError(f"plot_attention takes one (T, T) matrix as a tensor or array, got {type(weights).__name__}")
     weights = weights.detach().float().cpu()
-    if weights.dim() != 2:
+    if weights.dim() != 2 or weights.shape[0] != weights.shape[1]:
         raise ValueError(f"plot_attention takes one (T, T) matrix, got shape {tuple(weights.shape)}")
+    if labels is not None and len(labels) != weights.shape[0]:
+        raise ValueError(f"labels must name the {weights.shape[0]} tokens of the matrix, got {len(labels)} labels")
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4))
     image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)

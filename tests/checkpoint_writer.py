@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-import gpt2lite.training
+import gpt2lite.training.checkpoints
 from gpt2lite import GPT, GPTConfig
 from gpt2lite.training import History, TrainConfig, TrainState, latest_checkpoint, save_checkpoint
 
@@ -49,9 +49,9 @@ def half_written(save):
 def install(stage: str) -> None:
     """Make the next save_checkpoint kill this process at the given stage."""
     if stage == "writing-weights":
-        gpt2lite.training.save_model = half_written(gpt2lite.training.save_model)
+        gpt2lite.training.checkpoints.save_model = half_written(gpt2lite.training.checkpoints.save_model)
     elif stage == "writing-state":
-        gpt2lite.training.save_file = half_written(gpt2lite.training.save_file)
+        gpt2lite.training.checkpoints.save_file = half_written(gpt2lite.training.checkpoints.save_file)
     elif stage in ("before-rename", "after-rename"):
         replace = os.replace
 

@@ -299,8 +299,8 @@ SHORTCUTS = [
     ("check_masked_lm_loss", _masked_nll, r"F\.nll_loss"),
     ("check_masked_lm_loss", lambda lg, t: nn.CrossEntropyLoss()(lg.flatten(0, 1), t.flatten()),
      r"nn\.CrossEntropyLoss"),
-    ("check_next_token_cheat", _via_train, r"gpt2lite\.train\.train"),
-    ("check_next_token_cheat", _via_module_train, r"gpt2lite\.train\.train"),
+    ("check_next_token_cheat", _via_train, r"gpt2lite\.training\.train"),
+    ("check_next_token_cheat", _via_module_train, r"gpt2lite\.training\.train"),
     ("check_next_token_cheat", _via_reference, r"gpt2lite\.checks\.gpt_bert\._next_token_run"),
 ]
 

@@ -201,7 +201,7 @@ SHORTCUTS = [
     ("check_count_parameters", lambda cfg: meta_model(cfg).num_parameters(), r"meta_model"),
     ("check_count_parameters", lambda cfg: GPT(cfg).num_parameters(), r"GPT"),
     ("check_tying_ablation", lambda *args: ch6._tying_run(*args), r"gpt2lite\.checks\.model\._tying_run"),
-    ("check_tying_ablation", _by_the_package_loop, r"gpt2lite\.train\.train"),
+    ("check_tying_ablation", _by_the_package_loop, r"gpt2lite\.training\.train"),
 ]
 
 # Checks with no ready-made answer to refuse, and why.

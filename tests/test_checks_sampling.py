@@ -134,7 +134,7 @@ def per_row(fn):
 
 def test_filter_per_row_refuses_every_function_of_gpt2lite_generate():
     with pytest.raises(CheckFailed, match=r"called gpt2lite\.generate\.sample_next\(\.\.\.\)"):
-        check_filter_per_row(per_row(lambda row, k, p: sample_next(row, 1.0, k, p)))
+        check_filter_per_row(per_row(lambda row, k, p: sample_next(row, top_k=k, top_p=p)))
     with pytest.raises(CheckFailed, match=r"called gpt2lite\.generate\.filter_logits\(\.\.\.\)(.|\n)*for all rows "
                                           r"at once"):
         check_filter_per_row(per_row(lambda row, k, p: filter_logits(row, top_k=k, top_p=p)))
@@ -262,7 +262,7 @@ def test_cached_greedy_refuses_the_package(answer, shown):
 def test_cached_greedy_refuses_a_cache_passed_to_the_attention():
     def own_object(model, idx, n):
         x = model.transformer.wte(idx) + model.transformer.wpe(torch.arange(idx.size(1)))
-        model.transformer.h[0].attn(x, object(), 0)
+        model.transformer.h[0].attn(x, None, object())
 
     with pytest.raises(CheckFailed, match="a call to gpt2lite's own KV cache(.|\n)*repair the loop"):
         check_cached_greedy(own_object)

@@ -120,3 +120,23 @@ def test_bad_input_is_one_clear_line(saved, tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]  # argparse's usage lines, then the one line that says what is wrong
     assert exit.value.code == 2 and message in last and "error:" in last and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--tokens", "-1"], "argument --tokens: must be >= 0, got -1"),
+    (["train", "--seed", "-5"], "argument --seed: must be >= 0, got -5"),
+    (["generate", "m", "-p", "a", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["train", "--lr", "nan"], "argument --lr: must be positive, got nan"),
+    (["train", "--lr", "0"], "argument --lr: must be positive, got 0"),
+    (["train", "--steps", "2.5"], "argument --steps: invalid int value: '2.5'"),
+    (["generate", "m", "-p", "a", "--top-k", "x"], "argument --top-k: invalid int value: 'x'"),
+])
+def test_arguments_are_checked_before_anything_runs(capsys, args, message):
+    with pytest.raises(SystemExit) as exit:
+        cli.build_parser().parse_args(args)
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_zero_tokens_and_seed_zero_are_allowed():
+    args = cli.build_parser().parse_args(["train", "--tokens", "0", "--seed", "0"])
+    assert args.tokens == 0 and args.seed == 0

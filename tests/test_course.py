@@ -114,6 +114,18 @@ def test_broken_markers(text, message):
         course.stub_solution(text, "hint")
 
 
+@pytest.mark.parametrize("nb, error, message", [
+    ("chapter.ipynb", TypeError, "a notebook is the dict that json.load gives for an .ipynb file, got str"),
+    ([], TypeError, "a notebook is the dict that json.load gives .*, got list"),
+    ({"metadata": {}}, course.CourseError, "chapter.ipynb: not a notebook: it has no list of cells"),
+    ({"cells": "x"}, course.CourseError, "chapter.ipynb: not a notebook: it has no list of cells"),
+])
+def test_what_is_not_a_notebook_is_refused(nb, error, message):
+    with pytest.raises(error, match=message):
+        course.exercises(nb, "chapter.ipynb")
+    assert issubclass(course.CourseError, ValueError)  # a notebook's content is a value: a wrong one, a ValueError
+
+
 def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
     assert course.main(["student", str(tmp_path), str(tmp_path / "out")]) == 2
     assert "no notebooks in" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import hashlib
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 import torch
 from local_web import SHARED, LocalWeb, internet_files
@@ -133,7 +134,7 @@ def test_shakespeare_bpe_level_uses_gpt2_tokens():
 
 
 def test_load_shakespeare_rejects_an_unknown_level():
-    with pytest.raises(ValueError, match="'char' or 'bpe'"):
+    with pytest.raises(ValueError, match=r"level must be one of \('char', 'bpe'\), got 'word'"):
         load_shakespeare("word")
 
 
@@ -244,3 +245,43 @@ def test_tiny_shakespeare_downloads_through_the_mirror(fresh_caches, monkeypatch
         assert len(tiny_shakespeare()) == 1_115_394
         assert web.requests == [("GET", "/karpathy/char-rnn/master/data/tinyshakespeare/input.txt")]
         assert (fresh_caches / "cache" / data.TINY_SHAKESPEARE_FILENAME).is_file()
+
+
+# ---------------------------------------------------------------------------------------- bad input
+# A wrong type is a TypeError, a wrong value a ValueError; numpy numbers work as Python numbers do.
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: CharTokenizer(["a", "b"]), TypeError, "learns its characters from a str, got list"),
+    (lambda: CharTokenizer(""), ValueError, "non-empty text"),
+    (lambda: CharTokenizer("abc").encode(b"ab"), TypeError, "encode expects a str, got bytes"),
+    (lambda: CharTokenizer("abc").decode([1.0]), TypeError, "a token id must be an integer, got float 1.0"),
+    (lambda: CharTokenizer("abc").decode([True]), TypeError, "a token id must be an integer, got bool True"),
+    (lambda: CharTokenizer("abc").decode(["a"]), TypeError, "a token id must be an integer, got str 'a'"),
+    (lambda: CharTokenizer("abc").decode(5), TypeError, r"decode expects a sequence of token ids.*got int"),
+    (lambda: CharTokenizer("abc").decode([-1]), ValueError, r"token id -1 is outside.*\[0, 3\)"),
+    (lambda: CharTokenizer("abc").decode(torch.tensor([[0, 1]])), ValueError, "not a batch"),
+    (lambda: train_val_split(torch.arange(10), "0.1"), TypeError, "val_fraction must be a number, got str '0.1'"),
+    (lambda: train_val_split(torch.arange(10), 0.0), ValueError, r"val_fraction must be between 0 and 1.*got 0\.0"),
+    (lambda: train_val_split(torch.arange(10), float("nan")), ValueError, "val_fraction must be between 0 and 1"),
+    (lambda: load_shakespeare("bpe", val_fraction=2), ValueError, "val_fraction must be between 0 and 1"),
+    (lambda: load_shakespeare(None), TypeError, r"level must be one of \('char', 'bpe'\), got NoneType None"),
+    (lambda: get_batch(torch.arange(20), 2.0, 4), TypeError, "batch_size must be an integer, got float 2.0"),
+    (lambda: get_batch(torch.arange(20), 2, "4"), TypeError, "block_size must be an integer, got str '4'"),
+    (lambda: get_batch(torch.arange(20), 0, 4), ValueError, "batch_size must be an integer >= 1, got 0"),
+    (lambda: get_batch(torch.arange(20), 2, -1), ValueError, "block_size must be an integer >= 1, got -1"),
+    (lambda: get_batch(list(range(20)), 2, 4), TypeError, r"data must be a 1-D tensor of token ids.*got list"),
+    (lambda: get_batch(torch.rand(20), 2, 4), TypeError, r"integer token ids.*got dtype torch\.float32"),
+])
+def test_bad_arguments_give_type_or_value_errors(call, error, message, no_network):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_numpy_numbers_work_as_python_numbers():
+    tok = CharTokenizer("abc")
+    assert tok.decode([np.int64(2), np.int32(0)]) == tok.decode([2, 0]) == "ca"
+    assert tok.decode(np.array([1, 2])) == tok.decode(list(torch.tensor([1, 2]))) == "bc"  # 0-d tensors too
+    ids = torch.arange(100)
+    assert all(torch.equal(a, b) for a, b in zip(train_val_split(ids, np.float64(0.25)), train_val_split(ids, 0.25)))
+    seeded = [get_batch(ids, b, t, torch.Generator().manual_seed(0))
+              for b, t in ((np.int64(3), np.int32(5)), (3, 5))]
+    assert torch.equal(seeded[0][0], seeded[1][0]) and torch.equal(seeded[0][1], seeded[1][1])

@@ -137,7 +137,7 @@ def test_model_sizes_names_presets_caps_and_rejects_bad_input():
     assert "… 2 more not drawn" in many.labels() and _clean(many)
     with pytest.raises(ValueError, match="at least one config"):
         draw.model_sizes([])
-    with pytest.raises(ValueError, match="'small' is a dict, not a GPTConfig"):
+    with pytest.raises(TypeError, match="'small' is a dict, not a GPTConfig"):
         draw.model_sizes({"small": {"n_layer": 12}})
 
 
@@ -187,12 +187,12 @@ def test_the_tied_output_follows_the_config():
 @pytest.mark.parametrize("fn", [draw.decoder_block, draw.block_arrangements, draw.residual_stream, draw.mlp,
                                 draw.parameter_areas, draw.parameter_groups, draw.tied_output])
 def test_a_non_config_is_refused_with_a_hint(fn):
-    with pytest.raises(ValueError, match=r"GPTConfig.*GPTConfig.from_name\('gpt2'\)"):
+    with pytest.raises(TypeError, match=r"GPTConfig.*GPTConfig.from_name\('gpt2'\)"):
         fn({"n_layer": 12})
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ValueError, match="pre_ln must be True"):
+    with pytest.raises(TypeError, match="pre_ln must be True"):
         draw.decoder_block(GPTConfig(), pre_ln="yes")
     with pytest.raises(ValueError, match="pre_ln=False.*decoder_block"):
         draw.residual_stream(GPTConfig.from_name("gpt1"))

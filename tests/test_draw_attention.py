@@ -76,10 +76,15 @@ def test_filing_cabinet_lays_out_any_cabinet(n, dim, dv, seed, long):
     ((QUERY[None], KEYS, VALUES), r"one query vector of shape \(d,\)"),
     ((QUERY, KEYS[0], VALUES), r"shape \(n, d\)"),
     ((torch.tensor([float("nan"), 0.0]), KEYS, VALUES), "inf or nan"),
-    (("query", KEYS, VALUES), "query must be"),
 ])
 def test_filing_cabinet_rejects_bad_input(args, message):
     with pytest.raises(ValueError, match=message):
+        draw.filing_cabinet(*args)
+
+
+@pytest.mark.parametrize("args", [("query", KEYS, VALUES), (QUERY, None, VALUES), (QUERY, KEYS, [["a"] * 3] * 3)])
+def test_filing_cabinet_refuses_what_is_no_tensor_with_a_type_error(args):
+    with pytest.raises(TypeError, match="must be"):
         draw.filing_cabinet(*args)
 
 
@@ -119,8 +124,10 @@ def test_causal_mask_lays_out_any_text(T, word, weighted):
 
 
 def test_causal_mask_rejects_bad_input():
-    with pytest.raises(ValueError, match="not one string"):
+    with pytest.raises(TypeError, match="not one string"):
         draw.causal_mask("To be")
+    with pytest.raises(TypeError, match=r"tokens\[1\] is 2"):
+        draw.causal_mask(["a", 2])
     with pytest.raises(ValueError, match="empty"):
         draw.causal_mask([])
     with pytest.raises(ValueError, match=r"pass a \(3, 3\) tensor"):
@@ -161,14 +168,16 @@ def test_attention_pipeline_and_split_heads_lay_out_every_preset(name):
 
 
 def test_attention_pipeline_rejects_bad_input():
-    with pytest.raises(ValueError, match="pass a GPTConfig"):
+    with pytest.raises(TypeError, match="pass a GPTConfig"):
         draw.attention_pipeline({"n_embd": 768}, T=4)
     with pytest.raises(ValueError, match="T must be a positive integer"):
         draw.attention_pipeline(GPT2, T=0)
     with pytest.raises(ValueError, match="block_size"):
         draw.attention_pipeline(GPT2, T=2048)
-    with pytest.raises(ValueError, match="B must be a positive integer"):
+    with pytest.raises(TypeError, match="B must be an integer, got float 1.5"):
         draw.attention_pipeline(GPT2, T=4, B=1.5)
+    with pytest.raises(ValueError, match="B must be a positive integer"):
+        draw.attention_pipeline(GPT2, T=4, B=0)
 
 
 # -- splitting heads ------------------------------------------------------------------------------------------
@@ -194,9 +203,9 @@ def test_split_heads_lays_out_any_config(n_head, hs, T, B):
 
 
 def test_split_heads_rejects_bad_input():
-    with pytest.raises(ValueError, match="pass a GPTConfig"):
+    with pytest.raises(TypeError, match="pass a GPTConfig"):
         draw.split_heads(768, T=4)
-    with pytest.raises(ValueError, match="T must be a positive integer"):
+    with pytest.raises(TypeError, match="T must be an integer, got str '4'"):
         draw.split_heads(GPT2, T="4")
 
 

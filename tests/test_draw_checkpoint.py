@@ -79,15 +79,15 @@ def test_names_accept_a_plain_list_and_name_the_module_types():
     assert any("lack the prefix 'transformer.'" in label for label in labels)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ([], "no tensors"),
-    ("transformer.wte.weight", "single str"),
-    (["transformer.wte.weight", "encoder.layer.0.weight"], "not a GPT-2 tensor name"),
-    ([3], "must be str"),
-    (42, "got a int"),
+@pytest.mark.parametrize("bad, error, match", [
+    ([], ValueError, "no tensors"),
+    ("transformer.wte.weight", TypeError, "single str"),
+    (["transformer.wte.weight", "encoder.layer.0.weight"], ValueError, "not a GPT-2 tensor name"),
+    ([3], TypeError, "must be str"),
+    (42, TypeError, "got a int"),
 ])
-def test_names_refuse_bad_input(bad, match):
-    with pytest.raises(ValueError, match=match):
+def test_names_refuse_bad_input(bad, error, match):
+    with pytest.raises(error, match=match):
         draw.checkpoint_names(bad)
 
 
@@ -129,11 +129,15 @@ def test_layout_folds_what_does_not_fit(n_layer, max_tensors):
     ((4).to_bytes(8, "little") + b"nope", "not valid JSON"),
     ((2).to_bytes(8, "little") + b"{}", "no tensors"),
     ("/nonexistent/model.safetensors", "no safetensors file"),
-    (3.5, "path to a .safetensors file or its bytes"),
 ])
 def test_layout_refuses_bad_input(bad, match):
     with pytest.raises(ValueError, match=match):
         draw.safetensors_layout(bad)
+
+
+def test_layout_refuses_what_is_no_file_with_a_type_error():
+    with pytest.raises(TypeError, match="path to a .safetensors file or its bytes"):
+        draw.safetensors_layout(3.5)
 
 
 def test_layout_refuses_a_truncated_file(checkpoint):
@@ -164,5 +168,5 @@ def test_pipeline_counts_from_the_folder(checkpoint, tmp_path):
 def test_pipeline_refuses_a_folder_without_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="needs config.json and model.safetensors"):
         draw.loading_pipeline(tmp_path)
-    with pytest.raises(ValueError, match="a path"):
+    with pytest.raises(TypeError, match="a path"):
         draw.loading_pipeline(42)

@@ -93,17 +93,30 @@ def test_any_ids_of_any_table_lay_out_cleanly(vocab, block, data):
         ((GPT2, []), {}, "ids is empty"),
         ((GPT2, [50257]), {}, "token id 50257 is outside the table.*0 to 50256"),
         ((GPT2, [-1]), {}, "outside the table"),
-        ((GPT2, [0.5]), {}, "integer token ids"),
-        ((GPT2, torch.zeros(3)), {}, "integer token ids.*float"),
         ((GPT2, torch.zeros(1, 2, 3, dtype=torch.long)), {}, r"1-D \(T,\) or 2-D \(B, T\)"),
         ((SMALL, list(range(17))), {}, "17 tokens do not fit the context.*block_size=16"),
-        (("gpt2", [1]), {}, "expected a GPT model or a GPTConfig"),
         ((GPT2, [1]), {"max_tokens": 0}, "max_tokens must be an integer from 1 to 16"),
         ((GPT2, [1]), {"text": "hi"}, "not both"),
     ],
 )
 def test_bad_lookup_input_says_what_to_pass(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
+        draw.embedding_lookup(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((GPT2, [0.5]), {}, "integer token ids"),
+        ((GPT2, torch.zeros(3)), {}, "integer token ids.*float"),
+        ((GPT2, "hi"), {}, "list or tensor of token ids"),
+        (("gpt2", [1]), {}, "expected a GPT model or a GPTConfig"),
+        ((GPT2, [1]), {"max_tokens": 2.0}, "max_tokens must be an integer, got float"),
+        ((GPT2, [1]), {"max_tokens": True}, "max_tokens must be an integer, got bool"),
+    ],
+)
+def test_lookup_input_of_the_wrong_type_is_a_type_error(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
         draw.embedding_lookup(*args, **kwargs)
 
 
@@ -145,7 +158,7 @@ def test_weight_tying_follows_the_config(config):
     blocks = [s for s in d.labels() if "decoder block" in s]
     assert blocks == [f"{config.n_layer} decoder block{'s' if config.n_layer > 1 else ''}"]
     assert ("ln_f" in d.labels()) == config.pre_ln  # GPT-1 (post-LN) has no final LayerNorm
-    with pytest.raises(ValueError, match="GPT model or a GPTConfig"):
+    with pytest.raises(TypeError, match="GPT model or a GPTConfig"):
         draw.weight_tying(None)
 
 
@@ -187,6 +200,12 @@ def test_bad_onehot_input_says_what_to_pass(weight, ids, message):
         draw.onehot_lookup(weight, ids)
 
 
+@pytest.mark.parametrize(("weight", "ids"), [("abc", [0]), ([["a", "b"]], [0]), (torch.zeros(5, 3), [1.5])])
+def test_onehot_input_of_the_wrong_type_is_a_type_error(weight, ids):
+    with pytest.raises(TypeError, match="weight must be|integer token ids"):
+        draw.onehot_lookup(weight, ids)
+
+
 # -- embedding_broadcast ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("B", "T", "C"), [(2, 12, 768), (1, 1, 1), (8, 1024, 1600), (5, 3, 4)])
 def test_broadcast_draws_the_real_shapes(B, T, C):
@@ -201,7 +220,7 @@ def test_bad_broadcast_input_says_what_to_pass():
         draw.embedding_broadcast(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match=r"must be \(T, C\) = \(3, 4\)"):
         draw.embedding_broadcast(torch.zeros(2, 3, 4), torch.zeros(4, 4))
-    with pytest.raises(ValueError, match="must be a tensor"):
+    with pytest.raises(TypeError, match="must be a tensor"):
         draw.embedding_broadcast([1, 2], torch.zeros(2, 3))
 
 

@@ -57,12 +57,22 @@ def test_architectures_lay_out_cleanly(src, tgt):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(tokens=[]), "at least 1"),
-    (dict(tokens=[1, 2]), "list of token strings"),
     (dict(tokens=["a", ""]), "empty token"),
     (dict(tokens=["a"], max_tokens=9), "from 2 to 6"),
 ])
 def test_architectures_refuse_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        draw.architectures(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tokens=[1, 2]), "list of token strings"),
+    (dict(tokens="ab", target=5), "target must be a list of token strings"),
+    (dict(tokens="ab", max_tokens=4.0), "max_tokens must be an integer, got float"),
+    (dict(tokens="ab", max_tokens="4"), "max_tokens must be an integer, got str"),
+])
+def test_architectures_refuse_wrong_types_with_a_type_error(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         draw.architectures(**kwargs)
 
 
@@ -106,11 +116,22 @@ def test_objectives_lay_out_cleanly(toks, data):
     ("abc", None, "masked positions"),
     ("abc", [5], "lie in 0..2"),
     ("abc", torch.tensor([True, False]), "one bool per token"),
-    ("abc", [0.5], "bool per token"),
+    ("abc", [[0, 1]], "bool per token"),
 ])
 def test_objectives_refuse_bad_input(tokens, masked, match):
     with pytest.raises(ValueError, match=match):
         draw.objectives(tokens, masked)
+
+
+@pytest.mark.parametrize("tokens, masked, kwargs", [
+    ("abc", [0.5], {}),
+    ("abc", "0", {}),
+    ("abc", [0], {"max_tokens": 2.5}),
+    (["a", 2], [0], {}),
+])
+def test_objectives_refuse_wrong_types_with_a_type_error(tokens, masked, kwargs):
+    with pytest.raises(TypeError):
+        draw.objectives(tokens, masked, **kwargs)
 
 
 # ---------------------------------------------------------------------------- family tree
@@ -146,3 +167,20 @@ def test_family_tree_follows_its_table():
 def test_family_tree_refuses_bad_tables(table, match):
     with pytest.raises(ValueError, match=match):
         draw.family_tree(table)
+
+
+@pytest.mark.parametrize("table, match", [
+    (["GPT"], "list of draw.Model entries"),
+    ([draw.Model("A", 2020.5, "x", "causal", "a")], "year must be an int"),
+])
+def test_family_tree_refuses_wrong_types_with_a_type_error(table, match):
+    with pytest.raises(TypeError, match=match):
+        draw.family_tree(table)
+
+
+def test_family_tree_takes_numpy_years():
+    import numpy as np
+
+    table = [draw.Model("A", np.int64(2020), "x", "causal", "a"), draw.Model("B", np.int64(2021), "y", "causal", "b",
+                                                                             ("A",))]
+    assert {"2020", "2021"} <= set(draw.family_tree(table).labels())

@@ -110,17 +110,26 @@ def test_book_map_with_the_chapters_char_tokenizer():
 
 
 @pytest.mark.parametrize("args, kwargs, message", [
-    (("not a config",), {}, "needs a GPTConfig"),
     ((GPTConfig(),), {"text": "hi"}, "pass both a tokenizer and a text"),
     ((GPTConfig(), TOK), {}, "pass both a tokenizer and a text"),
     ((GPTConfig(), TOK, "   "), {}, "non-empty string"),
     ((GPTConfig(block_size=4), TOK, "Speak, speak."), {}, "more than the model's context of 4"),
     ((GPTConfig(vocab_size=10), TOK, "Speak"), {}, "vocab_size covers the tokenizer"),
-    ((GPTConfig(), object(), "hi"), {}, "a tokenizer with encode and decode"),
     ((GPTConfig(),), {"max_blocks": 2}, "max_blocks"),
 ])
 def test_book_map_rejects_bad_input(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
+        draw.book_map(*args, **kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (("not a config",), {}, "needs a GPTConfig"),
+    ((GPTConfig(), object(), "hi"), {}, "a tokenizer with encode and decode"),
+    ((GPTConfig(), TOK, 5), {}, "text must be a non-empty string"),
+    ((GPTConfig(),), {"max_blocks": 4.0}, "max_blocks must be an integer, got float"),
+])
+def test_book_map_refuses_wrong_types_with_a_type_error(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
         draw.book_map(*args, **kwargs)
 
 
@@ -163,12 +172,34 @@ def test_keyboard_lays_out_any_distribution_and_text(seed):
     ((PROBS[0], TOK, ""), {}, "non-empty text"),
     ((PROBS[0], TOK, "ab"), {"k": 9}, "k \\(how many suggestions\\)"),
     ((PROBS[0], TOK, "ab"), {"seen": 3}, "seen must be"),
-    ((PROBS[0], "tokenizer", "ab"), {}, "encode and decode"),
     ((torch.tensor([float("nan"), 1.0]), TOK, "ab"), {}, "NaN"),
 ])
 def test_keyboard_rejects_bad_input(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         draw.next_word_keyboard(*args, **kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((PROBS[0], "tokenizer", "ab"), {}, "encode and decode"),
+    (("probs", TOK, "ab"), {}, "probs must be a tensor of numbers"),
+    ((PROBS[0], TOK, 3), {}, "typed must be"),
+    ((PROBS[0], TOK, "ab"), {"k": True}, "k \\(how many suggestions\\) must be an integer, got bool"),
+    ((PROBS[0], TOK, "ab"), {"k": 2.0}, "must be an integer, got float"),
+    ((PROBS[0], TOK, "ab"), {"seen": "1"}, "seen must be an integer, got str"),
+    ((PROBS[0], TOK, "ab"), {"model": None}, "model must name the model"),
+])
+def test_keyboard_refuses_wrong_types_with_a_type_error(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        draw.next_word_keyboard(*args, **kwargs)
+
+
+def test_keyboard_and_bigram_lookup_take_numpy_numbers():
+    import numpy as np
+
+    d = draw.next_word_keyboard(PROBS[0], TOK, "ab", k=np.int64(3), seen=np.int64(1))
+    assert d.labels() == draw.next_word_keyboard(PROBS[0], TOK, "ab", k=3, seen=1).labels()
+    d = draw.bigram_lookup(COUNTS, TOK, "e", k=np.int64(4), smoothing=np.float64(1.0))
+    assert d.labels() == draw.bigram_lookup(COUNTS, TOK, "e", k=4, smoothing=1).labels()
 
 
 # -- the bigram lookup -------------------------------------------------------------------------------------------
@@ -216,9 +247,22 @@ def test_bigram_lookup_lays_out_any_row(ch):
     ((COUNTS, TOK, "Z"), {}, "not in the tokenizer's vocabulary"),
     ((COUNTS, TOK, "e"), {"k": 0}, "k \\(how many counts"),
     ((COUNTS, TOK, "e"), {"smoothing": -1}, "smoothing must be"),
-    ((COUNTS, TOK, "e"), {"generator": 3}, "torch.Generator"),
+    ((COUNTS, TOK, "e"), {"smoothing": float("inf")}, "smoothing must be"),
+    ((COUNTS, TOK, "e"), {"smoothing": float("nan")}, "smoothing must be"),
     ((torch.zeros(V, V, dtype=torch.long), TOK, "e"), {"smoothing": 0}, "all zeros"),
 ])
 def test_bigram_lookup_rejects_bad_input(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
+        draw.bigram_lookup(*args, **kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((COUNTS, TOK, "e"), {"generator": 3}, "torch.Generator"),
+    ((COUNTS, TOK, 101), {}, "current must be a single character"),
+    ((COUNTS, TOK, "e"), {"k": "3"}, "must be an integer, got str"),
+    ((COUNTS, TOK, "e"), {"smoothing": "1"}, "smoothing must be a number, got str"),
+    ((COUNTS, TOK, "e"), {"smoothing": True}, "smoothing must be a number, got bool"),
+])
+def test_bigram_lookup_refuses_wrong_types_with_a_type_error(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
         draw.bigram_lookup(*args, **kwargs)

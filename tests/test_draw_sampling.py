@@ -1,5 +1,6 @@
 """Chapter 8's drawings: generation frames, the KV cache, top-k and top-p, the sliding window."""
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -142,7 +143,7 @@ def test_bad_input_says_what_to_pass(model):
     frames = draw.record_frames(model, TOK.encode("ROMEO:\n"), 3, TOK, temperature=0)
     with pytest.raises(ValueError, match="does not continue"):
         draw.generation_frames([frames[0], frames[2]])
-    with pytest.raises(ValueError, match="not a GenerationFrame"):
+    with pytest.raises(TypeError, match="not a GenerationFrame"):
         draw.kv_cache([(1, 2)])
     with pytest.raises(ValueError, match="ids is empty"):
         draw.record_frames(model, [], 3, TOK)
@@ -160,3 +161,37 @@ def test_bad_input_says_what_to_pass(model):
         draw.top_k_top_p(torch.ones(2, 3) / 3, 3, 0.9, list("abc"))
     with pytest.raises(ValueError, match="block_size must be a positive integer"):
         draw.sliding_window(10, 0)
+
+
+P10, L10 = _distribution(10), list("abcdefghij")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: draw.record_frames(m, [1], 2.0, TOK), "n must be an integer, got float"),
+    (lambda m: draw.record_frames(m, [1.5], 2, TOK), r"ids\[0\] must be an integer, got float"),
+    (lambda m: draw.record_frames(m, "ROMEO", 2, TOK), "ids must be the prompt's token ids"),
+    (lambda m: draw.record_frames(m, [1], 2, "tok"), "decode"),
+    (lambda m: draw.generation_frames([], max_frames=1.0), "frames is empty"),  # the frames first: a ValueError
+    (lambda m: draw.top_k_top_p("probs", 3, 0.9, L10), "probs must be one distribution"),
+    (lambda m: draw.top_k_top_p(P10, 3.0, 0.9, L10), "k must be an integer, got float"),
+    (lambda m: draw.top_k_top_p(P10, True, 0.9, L10), "k must be an integer, got bool"),
+    (lambda m: draw.top_k_top_p(P10, 3, "0.9", L10), "p must be a number, got str"),
+    (lambda m: draw.top_k_top_p(P10, 3, 0.9, L10, max_bars=4.5), "max_bars must be an integer"),
+    (lambda m: draw.sliding_window(10.0, 4), "n_tokens must be an integer"),
+    (lambda m: draw.sliding_window(10, 4, steps="3"), "steps must be an integer"),
+])
+def test_a_wrong_type_is_a_type_error(model, call, message):
+    error = ValueError if "frames is empty" in message else TypeError
+    with pytest.raises(error, match=message):
+        call(model)
+
+
+def test_numpy_numbers_are_taken_as_python_ones(model):
+    frames = draw.record_frames(model, np.array(TOK.encode("RO")), np.int64(2), TOK, temperature=0)
+    assert frames == draw.record_frames(model, TOK.encode("RO"), 2, TOK, temperature=0)
+    assert (draw.generation_frames(frames, max_frames=np.int64(1)).labels()
+            == draw.generation_frames(frames, max_frames=1).labels())
+    assert draw.kv_cache(frames, max_rows=np.int64(3)).labels() == draw.kv_cache(frames, max_rows=3).labels()
+    a = draw.top_k_top_p(P10, np.int64(3), np.float64(0.9), L10, max_bars=np.int32(8))
+    assert a.labels() == draw.top_k_top_p(P10, 3, 0.9, L10, max_bars=8).labels()
+    assert draw.sliding_window(np.int64(10), np.int64(4)).labels() == draw.sliding_window(10, 4).labels()

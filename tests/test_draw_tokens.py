@@ -117,10 +117,12 @@ def test_bpe_merges_bad_input(gpt2):
         draw.bpe_merges(gpt2, "hello world")
     with pytest.raises(ValueError, match="empty"):
         draw.bpe_merges(gpt2, "")
-    with pytest.raises(ValueError, match="must be a str"):
+    with pytest.raises(TypeError, match="must be a str"):
         draw.bpe_merges(gpt2, 42)
-    with pytest.raises(ValueError, match="BPETokenizer"):
+    with pytest.raises(TypeError, match="BPETokenizer"):
         draw.bpe_merges({"merges": {}}, "hello")
+    with pytest.raises(TypeError, match="max_bytes must be an integer, got float"):
+        draw.bpe_merges(gpt2, "hello", max_bytes=20.0)
     with pytest.raises(ValueError, match="max_bytes=20.*shorter word"):
         draw.bpe_merges(gpt2, "a" * 30)
     with pytest.raises(ValueError, match="max_bytes"):
@@ -177,6 +179,14 @@ def test_pretokenizer_chunks_bad_input():
         draw.pretokenizer_chunks("hello", width=900)
     with pytest.raises(ValueError, match="too long"):
         draw.pretokenizer_chunks("a" * 200)
+    with pytest.raises(TypeError, match="must be a str"):
+        draw.pretokenizer_chunks(b"hello")
+    with pytest.raises(TypeError, match="pattern must be a non-empty regex string"):
+        draw.pretokenizer_chunks("hello", pattern=None)
+    with pytest.raises(TypeError, match="width must be a number, got str"):
+        draw.pretokenizer_chunks("hello", width="540")
+    with pytest.raises(TypeError, match="max_chunks must be an integer, got bool"):
+        draw.pretokenizer_chunks("hello", max_chunks=True)
 
 
 # ---- byte_to_unicode -----------------------------------------------------------------------------------------
@@ -211,6 +221,8 @@ def test_byte_to_unicode_bad_input():
         draw.byte_to_unicode("")
     with pytest.raises(ValueError, match="max_bytes"):
         draw.byte_to_unicode("🦙", max_bytes=3)
+    with pytest.raises(TypeError, match="max_bytes must be an integer, got float"):
+        draw.byte_to_unicode("hi", max_bytes=14.0)
 
 
 # ---- tokenization_pipeline -----------------------------------------------------------------------------------
@@ -249,8 +261,10 @@ def test_tokenization_pipeline_wraps_and_caps(gpt2):
 
 
 def test_tokenization_pipeline_bad_input(gpt2):
-    with pytest.raises(ValueError, match="BPETokenizer"):
+    with pytest.raises(TypeError, match="BPETokenizer"):
         draw.tokenization_pipeline("gpt2", "hello")
+    with pytest.raises(TypeError, match="width must be a number"):
+        draw.tokenization_pipeline(gpt2, "hello", width=None)
     with pytest.raises(ValueError, match="empty"):
         draw.tokenization_pipeline(gpt2, "")
     with pytest.raises(ValueError, match="max_chunks"):

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -113,11 +114,11 @@ def test_training_step_with_gpt2_small_sized_vocabulary():
 
 
 def test_training_step_explains_bad_input(chapter_model):
-    with pytest.raises(ValueError, match="draws a TrainConfig.*TrainConfig\\(batch_size"):
+    with pytest.raises(TypeError, match="draws a TrainConfig.*TrainConfig\\(batch_size"):
         draw.training_step({"batch_size": 16})
     with pytest.raises(ValueError, match="block_size is None.*pass the model"):
         draw.training_step(TrainConfig())
-    with pytest.raises(ValueError, match="model must be a GPT"):
+    with pytest.raises(TypeError, match="model must be a GPT"):
         draw.training_step(TrainConfig(block_size=8), model="gpt")
 
 
@@ -186,8 +187,19 @@ def test_shifted_windows_explains_bad_input(shakespeare):
         draw.shifted_windows(tok, torch.zeros(2, 8, dtype=torch.long), 4)
     with pytest.raises(ValueError, match="block_size must be an integer >= 1"):
         draw.shifted_windows(tok, "hello there", 0)
-    with pytest.raises(ValueError, match="encode and decode"):
+    with pytest.raises(TypeError, match="encode and decode"):
         draw.shifted_windows("not a tokenizer", "hello there", 4)
+    with pytest.raises(TypeError, match="1-D tensor of integers.*float32"):
+        draw.shifted_windows(tok, torch.zeros(8), 4)
+    with pytest.raises(TypeError, match="pass a text \\(str\\) or its token ids"):
+        draw.shifted_windows(tok, [1.5, 2.0], 1)
+    with pytest.raises(TypeError, match="block_size must be an integer, got float"):
+        draw.shifted_windows(tok, "hello there", 4.0)
+    with pytest.raises(TypeError, match="start must be an integer, got str"):
+        draw.shifted_windows(tok, "hello there", 4, start="0")
+    ids = tok.encode("hello there")  # numpy integers are integers
+    assert (draw.shifted_windows(tok, list(np.array(ids)), np.int64(4), start=np.int64(1)).labels()
+            == draw.shifted_windows(tok, ids, 4, start=1).labels())
 
 
 # ------------------------------------------------------------------------------------------- a batch of windows
@@ -226,11 +238,21 @@ def test_batch_windows_lay_out_cleanly(bpe, batch, block, seed):
 
 def test_batch_windows_explains_bad_input(shakespeare):
     train_ids, _, tok = shakespeare
-    with pytest.raises(ValueError, match="1-D tensor of token ids"):
+    with pytest.raises(TypeError, match="1-D tensor of token ids"):
         draw.batch_windows(tok, train_ids.tolist(), 4, 16)
+    with pytest.raises(ValueError, match="1-D tensor of token ids"):
+        draw.batch_windows(tok, train_ids[None], 4, 16)
+    with pytest.raises(TypeError, match="seed must be an integer, got float"):
+        draw.batch_windows(tok, train_ids, 4, 16, seed=1.0)
+    with pytest.raises(TypeError, match="max_rows must be an integer, got str"):
+        draw.batch_windows(tok, train_ids, 4, 16, max_rows="8")
     with pytest.raises(ValueError, match="data has 10 tokens.*needs 17"):
         draw.batch_windows(tok, train_ids[:10], 4, 16)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         draw.batch_windows(tok, train_ids, 0, 16)
-    with pytest.raises(ValueError, match="val_data must be a 1-D tensor"):
+    with pytest.raises(TypeError, match="val_data must be a 1-D tensor"):
         draw.batch_windows(tok, train_ids, 4, 16, val_data=[1, 2, 3])
+    with pytest.raises(ValueError, match="val_data must be a 1-D tensor"):
+        draw.batch_windows(tok, train_ids, 4, 16, val_data=train_ids[None])
+    a = draw.batch_windows(tok, train_ids, np.int64(4), np.int64(16), seed=np.int64(1), max_rows=np.int64(3))
+    assert a.labels() == draw.batch_windows(tok, train_ids, 4, 16, seed=1, max_rows=3).labels()

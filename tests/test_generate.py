@@ -224,3 +224,117 @@ def test_numpy_integers_and_floats_are_accepted_where_python_ones_are(model):
     assert plain.shape == (1, 8) and numpy.shape[1] <= 8
     if not (plain[0, 3:] == 0).any():  # the stop token never came: the same draws
         assert torch.equal(plain, numpy)
+
+
+# ------------------------------------------------------------------ one sampling config
+def test_a_sampling_config_and_its_fields_by_name_give_the_same_tokens(model):
+    from gpt2lite.generate import SamplingConfig
+
+    settings = dict(temperature=0.7, top_k=9, top_p=0.9)
+    by_name = model.generate(prompt(), 12, generator=torch.Generator().manual_seed(3), **settings)
+    config = SamplingConfig(**settings)
+    assert torch.equal(model.generate(prompt(), 12, config, generator=torch.Generator().manual_seed(3)), by_name)
+    # keywords replace the config's fields; the config itself never changes (it is frozen)
+    greedy = model.generate(prompt(), 12, config, temperature=0)
+    assert torch.equal(greedy, model.generate(prompt(), 12, temperature=0))
+    assert config.temperature == 0.7
+    with pytest.raises(AttributeError):
+        config.temperature = 0  # type: ignore[misc]
+    assert hash(config) == hash(SamplingConfig(**settings))
+
+
+def test_sampling_config_normalises_numpy_numbers_and_refuses_bad_ones():
+    import numpy as np
+
+    from gpt2lite.generate import SamplingConfig
+
+    config = SamplingConfig(temperature=np.float32(0.5), top_k=np.int64(4), top_p=np.float64(0.5), stop_token=np.int8(3))
+    assert (config.temperature, config.top_k, config.top_p, config.stop_token) == (0.5, 4, 0.5, 3)
+    assert all(type(v) in (int, float) for v in (config.temperature, config.top_k, config.top_p, config.stop_token))
+    for bad, error in [(dict(temperature="hot"), TypeError), (dict(temperature=-1), ValueError),
+                       (dict(top_k=2.0), TypeError), (dict(top_k=0), ValueError), (dict(top_p=0), ValueError),
+                       (dict(top_p=float("nan")), ValueError), (dict(stop_token=True), TypeError)]:
+        with pytest.raises(error):
+            SamplingConfig(**bad)
+
+
+def test_a_sampling_mistake_is_named_before_any_token(model):
+    with pytest.raises(TypeError, match=r"unknown sampling setting temprature: the settings are temperature, top_k"):
+        model.generate(prompt(), 3, temprature=0.8)
+    with pytest.raises(TypeError, match=r"sampling must be a SamplingConfig or None, got float 0\.8; pass settings by"):
+        model.generate(prompt(), 3, 0.8)  # the old positional temperature
+    with pytest.raises(TypeError, match="unknown sampling setting"):
+        sample_next(torch.zeros(1, 5), topk=3)
+
+
+def test_one_shift_by_the_largest_logit_keeps_the_distribution():
+    # A shift by a constant changes no probability; without the shift a temperature of 1e-39 would overflow to nan.
+    logits = torch.tensor([[0.0, 1.0, 2.5, 2.0]])
+    for t in (1.0, 0.5, 2.0):
+        g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+        draws = sample_next(logits.expand(4000, 4), temperature=t, generator=g1)
+        frequencies = torch.bincount(draws, minlength=4) / 4000
+        torch.testing.assert_close(frequencies, torch.softmax(logits[0] / t, -1), atol=0.03, rtol=0)
+        assert torch.equal(sample_next(logits.expand(50, 4) + 64.0, temperature=t, generator=g2),
+                           sample_next(logits.expand(50, 4), temperature=t, generator=torch.Generator().manual_seed(0)))
+    assert sample_next(logits, temperature=1e-39).tolist() == [2]
+
+
+# ------------------------------------------------------------------ the cache and positions
+def test_a_cache_slides_by_dropping_its_oldest_positions():
+    from gpt2lite.attention import KVCache
+
+    cache = KVCache(TINY, 1)
+    cache.k[:, :, :, :5] = torch.arange(5.0)[:, None]  # slot s holds s
+    cache.v[:, :, :, :5] = -torch.arange(5.0)[:, None]
+    cache.pos = 5
+    cache.slide(2)
+    assert cache.pos == 3
+    assert cache.k[0, 0, 0, :3, 0].tolist() == [2.0, 3.0, 4.0] and cache.v[1, 0, 1, :3, 0].tolist() == [-2.0, -3.0, -4.0]
+    with pytest.raises(ValueError, match="can slide by 0 to 3 positions"):
+        cache.slide(4)
+
+
+def test_each_layer_writes_into_its_own_view_of_the_cache(model):
+    cache = model.new_cache(2)
+    views = cache.layers()
+    assert len(views) == TINY.n_layer and all(v.k.data_ptr() == cache.k[i].data_ptr() for i, v in enumerate(views))
+    model(prompt(t=3), cache=cache)
+    assert cache.pos == 3
+    assert cache.k[:, :, :, :3].abs().sum(dim=(1, 2, 3, 4)).gt(0).all()  # every layer stored its keys
+    assert cache.k[:, :, :, 3:].eq(0).all()
+
+
+def test_past_the_context_the_model_decides_whether_the_cache_slides(model):
+    fed = []
+    hook = model.register_forward_pre_hook(lambda module, args: fed.append(args[0].size(1)))
+    model.generate(prompt(b=1, t=3), 20, temperature=0)  # 23 tokens > block_size 16
+    assert not model.cache_can_slide
+    assert fed[-1] == TINY.block_size  # GPT-2's absolute positions: the cache is refilled with the whole window
+
+    class Sliding(GPT):
+        cache_can_slide = True  # as if its positions were relative: past the context it feeds one token a step
+
+    sliding = Sliding(TINY).eval()
+    sliding.load_state_dict(model.state_dict())
+    fed.clear()
+    hook.remove()
+    hook = sliding.register_forward_pre_hook(lambda module, args: fed.append(args[0].size(1)))
+    sliding.generate(prompt(b=1, t=3), 20, temperature=0)
+    hook.remove()
+    assert fed == [3] + [1] * 19
+
+
+def test_attention_takes_positions_and_masks_from_them(model):
+    attn = model.transformer.h[0].attn
+    x = torch.randn(2, 6, TINY.n_embd)
+    full, _ = attn(x)  # positions 0 .. 5
+    explicit, weights = attn(x, torch.arange(6), None, True)
+    torch.testing.assert_close(explicit, full, atol=1e-6, rtol=0)
+    assert torch.equal(weights[0, 0] > 0, torch.ones(6, 6, dtype=torch.bool).tril())
+    cache = model.new_cache(2)
+    view = cache.layers()[0]
+    attn(x[:, :4], torch.arange(4), view)
+    view.pos = 4
+    tail, _ = attn(x[:, 4:], torch.arange(4, 6), view)  # two queries after a cached prefix of 4
+    torch.testing.assert_close(tail, full[:, 4:], atol=1e-6, rtol=0)

@@ -114,12 +114,13 @@ def test_the_limit_on_tokens():
     ("weights", list(TEXT), TypeError, "must be a tensor"),
     (object(), list(TEXT), TypeError, "must be a tensor"),
     ({}, list(TEXT), ValueError, "empty dict"),
-    ({"": weights()}, list(TEXT), TypeError, "model names must be non-empty strings"),
+    ({"": weights()}, list(TEXT), ValueError, "model names must be non-empty strings"),
+    ({3: weights()}, list(TEXT), TypeError, "model names must be non-empty strings"),
     ({f"m{i}": weights() for i in range(5)}, list(TEXT), ValueError, "at most 4"),
     ({"a": weights(2, 3), "b": weights(1, 3)}, list(TEXT), ValueError, "same number of layers and heads"),
     (weights(), TEXT, TypeError, "not one string"),
     (weights(), [], ValueError, "tokens is empty"),
-    (weights(), list(TEXT)[:-1] + [""], TypeError, "non-empty string"),
+    (weights(), list(TEXT)[:-1] + [""], ValueError, "non-empty string"),
     (weights(), list(TEXT)[:-1] + [7], TypeError, "non-empty string"),
     (torch.zeros(0, 3, 13, 13), list(TEXT), ValueError, "no layer or no head"),
 ])
@@ -131,3 +132,17 @@ def test_bad_input_says_what_to_pass(bad, tokens, error, message):
 def test_a_bad_name_is_refused():
     with pytest.raises(ValueError, match="HTML id"):
         attention_explorer(weights(), list(TEXT), name="Attention Explorer")
+    with pytest.raises(TypeError, match="name must be a str, got int"):
+        attention_explorer(weights(), list(TEXT), name=3)
+    with pytest.raises(TypeError, match="caption must be a str, got list"):
+        attention_explorer(weights(), list(TEXT), caption=["a caption"])
+
+
+def test_causal_flags_may_be_numpy_bools_but_not_numbers():
+    import numpy as np
+
+    causal = attention_explorer(weights(), list(TEXT), causal=np.True_)
+    assert causal.html() == attention_explorer(weights(), list(TEXT), causal=True).html()
+    assert attention_explorer({"a": weights()}, list(TEXT), causal={"a": np.True_}).data["models"][0]["causal"] is True
+    with pytest.raises(TypeError, match=r"causal\['a'\] must be True or False, got int 1"):
+        attention_explorer({"a": weights()}, list(TEXT), causal={"a": 1})

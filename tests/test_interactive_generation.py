@@ -119,6 +119,7 @@ def test_playground_data_hold_the_model_the_vocabulary_and_torchs_greedy_text(mo
         assert TOK.decode(onnx_greedy(session, TOK.encode(prompt), 30)[len(prompt):]) == greedy
     assert re.search(r'<img alt="[^"]*ROMEO[^"]*" src="data:image/svg\+xml;base64,', page)
     assert page == generation_playground(model, TOK, PROMPTS, max_new_tokens=30).html()  # deterministic
+    assert page == generation_playground(model, TOK, PROMPTS, max_new_tokens=np.int64(30)).html()  # numpy's int
 
 
 def test_a_prompt_longer_than_the_context_is_continued_from_its_window(model, session):
@@ -134,8 +135,9 @@ def test_a_prompt_longer_than_the_context_is_continued_from_its_window(model, se
     ("ROMEO", 10, TypeError, "prompts must be a list of strings"),
     (PROMPTS, 0, ValueError, "max_new_tokens must be an integer from 1 to 500"),
     (PROMPTS, 501, ValueError, "max_new_tokens must be an integer from 1 to 500"),
-    (PROMPTS, 2.5, ValueError, "max_new_tokens must be an integer"),
-    (PROMPTS, True, ValueError, "max_new_tokens must be an integer"),
+    (PROMPTS, 2.5, TypeError, "max_new_tokens must be an integer, got float 2.5"),
+    (PROMPTS, True, TypeError, "max_new_tokens must be an integer, got bool True"),
+    (PROMPTS, "80", TypeError, "max_new_tokens must be an integer, got str '80'"),
 ])
 def test_bad_playground_arguments_are_refused(model, prompts, max_new, error, message):
     with pytest.raises(error, match=re.escape(message)):

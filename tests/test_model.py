@@ -147,18 +147,18 @@ def test_fp64_forward():
 
 # ---------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
-    "fields, message",
+    "fields, error, message",
     [
-        (dict(n_embd=30, n_head=4), "divisible by n_head"),
-        (dict(n_layer=0), "n_layer must be a positive integer"),
-        (dict(vocab_size=2.5), "vocab_size must be a positive integer"),
-        (dict(dropout=1.0), "dropout"),
-        (dict(attn_impl="flash"), "attn_impl"),
-        (dict(layer_norm_eps=0.0), "layer_norm_eps"),
+        (dict(n_embd=30, n_head=4), ValueError, "divisible by n_head"),
+        (dict(n_layer=0), ValueError, "n_layer must be a positive integer"),
+        (dict(vocab_size=2.5), TypeError, "vocab_size must be an integer, got float 2.5"),
+        (dict(dropout=1.0), ValueError, "dropout"),
+        (dict(attn_impl="flash"), ValueError, "attn_impl"),
+        (dict(layer_norm_eps=0.0), ValueError, "layer_norm_eps"),
     ],
 )
-def test_bad_config(fields, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_config(fields, error, message):
+    with pytest.raises(error, match=message):
         TINY.replace(**fields)
 
 
@@ -249,3 +249,27 @@ def test_the_forward_reads_nothing_back_and_generation_once_per_prompt():
     assert _syncs(lambda: model.generate(idx, 16, temperature=0)) <= 1 + 16  # the prompt's check, then <= 1 a token
     assert _syncs(lambda: model.generate(idx, 16, temperature=0)) >= 1  # (the profile does see the prompt check)
     assert _syncs(lambda: model.check_token_ids(idx)) == 1
+
+
+def test_the_top_level_holds_the_functions_not_their_modules():
+    import inspect
+
+    import gpt2lite
+    import gpt2lite.generate
+    import gpt2lite.training
+
+    assert inspect.isfunction(gpt2lite.train) and gpt2lite.train is gpt2lite.training.train
+    assert gpt2lite.TrainConfig is gpt2lite.training.TrainConfig
+    assert gpt2lite.SamplingConfig is gpt2lite.generate.SamplingConfig
+    assert set(gpt2lite.__all__) <= set(vars(gpt2lite))
+
+
+def test_a_cache_is_made_for_a_whole_number_of_sequences():
+    import numpy as np
+
+    model = GPT(TINY)
+    assert model.new_cache(np.int64(2)).k.shape[1] == 2
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        model.new_cache(2.0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        model.new_cache(0)

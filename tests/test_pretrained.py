@@ -10,6 +10,7 @@ from local_web import COMMIT, LocalWeb
 from safetensors.torch import load_file, save_file
 
 from gpt2lite import GPT, GPTConfig
+from gpt2lite.pretrained import config_from_hf, config_to_hf
 
 transformers = pytest.importorskip("transformers")
 
@@ -245,3 +246,51 @@ def test_dropout_is_the_checkpoints_and_never_merged_silently(hf_dir, tmp_path):
                                          r".*dropout=0.1"):
         GPT.from_pretrained(folder)
     assert GPT.from_pretrained(folder, dropout=0.05).config.dropout == 0.05  # chosen: loads
+
+
+# ---------------------------------------------------------------------------- bad arguments
+# What config.json holds is the file's content: a wrong field there is a ValueError about config.json. The caller's
+# own arguments follow the rule of the whole package: a wrong type is a TypeError, a wrong value a ValueError.
+def _hf(**fields) -> dict:
+    return {"model_type": "gpt2", "vocab_size": 50, "n_positions": 8, "n_layer": 1, "n_head": 2, "n_embd": 8,
+            **fields}
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: config_from_hf([_hf()]), TypeError, "config_from_hf expects config.json as a dict .*, got list"),
+    (lambda: config_from_hf(_hf(n_head="2")), ValueError,
+     r"config\.json describes a model gpt2lite cannot build: GPTConfig\.n_head must be an integer, got str '2'"),
+    (lambda: config_from_hf(_hf(n_layer=0)), ValueError, r"config\.json describes .*must be a positive integer"),
+    (lambda: config_from_hf(_hf(resid_pdrop=None, embd_pdrop=None, attn_pdrop=None)), ValueError,
+     r"config\.json describes .*GPTConfig\.dropout must be a number, got NoneType None"),
+    (lambda: config_from_hf(_hf(n_embd=None, n_inner=32)), ValueError, r"n_inner=32 is not supported"),
+    (lambda: config_from_hf(_hf(attn_pdrop=[0.1])), ValueError, "different dropout rates"),
+    (lambda: config_from_hf(_hf(), dropout="0.1"), TypeError, r"GPTConfig\.dropout must be a number, got str '0\.1'"),
+    (lambda: config_from_hf(_hf(), n_layer=2.0), TypeError, r"GPTConfig\.n_layer must be an integer, got float"),
+    (lambda: config_from_hf(_hf(), depth=2), TypeError, "unexpected keyword argument 'depth'"),
+    (lambda: config_from_hf(_hf(), dropout=1.5), ValueError,
+     r"config\.json with the overrides \{'dropout': 1\.5\} describes .*dropout must be in \[0, 1\)"),
+    (lambda: config_from_hf(_hf(n_embd=30), n_head=4), ValueError, r"n_embd \(30\) must be divisible by n_head \(4\)"),
+    (lambda: config_to_hf({"n_layer": 1}), TypeError, "config_to_hf expects a GPTConfig, got dict"),
+    (lambda: GPT.from_pretrained(5), TypeError, r"a checkpoint is a folder \(a str or Path\) or a hub id.*got int"),
+])
+def test_bad_arguments_give_type_or_value_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_config_json_that_holds_a_list_is_a_value_error(hf_dir, tmp_path):
+    folder = _copy_with(tmp_path, hf_dir, lambda state: None)
+    (folder / "config.json").write_text("[]")
+    with pytest.raises(ValueError, match=r"config\.json must hold a JSON object \(\{\.\.\.\}\), got a list"):
+        GPT.from_pretrained(folder)
+
+
+def test_numpy_overrides_work_as_python_numbers(hf_dir):
+    import numpy as np
+
+    assert config_from_hf(_hf(), dropout=np.float64(0.25), n_layer=np.int64(3)) == config_from_hf(
+        _hf(), dropout=0.25, n_layer=3)
+    model = GPT.from_pretrained(hf_dir, dropout=np.float32(0.5))
+    assert model.config.dropout == 0.5 and type(model.config.dropout) is float
+    assert config_to_hf(model.config)["resid_pdrop"] == 0.5

@@ -269,9 +269,15 @@ def test_decode_tensors_and_arrays(gpt2):
     assert gpt2.decode([50256]) == EOT
 
 
-@pytest.mark.parametrize("bad", [-1, 50257, 10**9, 1.0, "5", None, True])
-def test_decode_rejects_invalid_ids(gpt2, bad):
-    with pytest.raises(ValueError, match=r"invalid token id .*0\.\.50256"):
+@pytest.mark.parametrize("bad", [-1, 50257, 10**9, np.int64(50257)])
+def test_decode_rejects_ids_outside_the_vocabulary(gpt2, bad):
+    with pytest.raises(ValueError, match=rf"invalid token id {int(bad)}: ids are integers in 0\.\.50256"):
+        gpt2.decode([1, bad, 2])
+
+
+@pytest.mark.parametrize("bad", [1.0, np.float64(2.0), "5", None, True, (1, 2), torch.tensor(1.0)])
+def test_decode_rejects_ids_that_are_not_integers_with_a_type_error(gpt2, bad):
+    with pytest.raises(TypeError, match=r"invalid token id .*: ids are integers in 0\.\.50256"):
         gpt2.decode([1, bad, 2])
 
 
@@ -366,15 +372,32 @@ def test_train_vocab_size_256_means_no_merges():
     assert tok.encode("hi") == [104, 105]
 
 
-@pytest.mark.parametrize("vocab_size", [255, 0, -1, 300.0])
-def test_train_rejects_bad_vocab_size(vocab_size):
-    with pytest.raises(ValueError, match="vocab_size"):
+@pytest.mark.parametrize("vocab_size", [255, 0, -1, np.int64(255)])
+def test_train_rejects_a_vocab_size_below_256(vocab_size):
+    with pytest.raises(ValueError, match=r"vocab_size must be an integer >= 256 \(the 256 byte tokens\), got"):
         BPETokenizer().train("hello", vocab_size)
 
 
+@pytest.mark.parametrize("vocab_size", [300.0, "300", None, True])
+def test_train_rejects_a_vocab_size_that_is_no_integer(vocab_size):
+    with pytest.raises(TypeError, match="vocab_size must be an integer, got"):
+        BPETokenizer().train("hello", vocab_size)
+
+
+def test_train_takes_a_numpy_vocab_size():
+    text = "the cat sat on the mat; the dog sat on the log. " * 5
+    a, b = BPETokenizer(), BPETokenizer()
+    a.train(text, np.int64(270))
+    b.train(text, 270)
+    assert a.merges == b.merges and len(a.merges) > 0
+    assert all(type(i) is int for pair, new_id in a.merges.items() for i in (*pair, new_id))
+
+
 def test_train_rejects_bad_method():
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match=r"method must be one of \('incremental', 'recount'\), got 'fast'"):
         BPETokenizer().train("hello", 260, method="fast")
+    with pytest.raises(TypeError, match="method must be one of .*, got int 1"):
+        BPETokenizer().train("hello", 260, method=1)
 
 
 def test_train_replaces_previous_state():
@@ -463,3 +486,41 @@ def test_plain_loop_merges_the_lowest_rank_first():
     assert tokenizer_module.bpe_by_rank([1, 2, 3], merges) == [258]  # (1, 2) before (2, 3), then (256, 3)
     assert tokenizer_module.bpe_by_rank([2, 3, 1], merges) == [257, 1]
     assert tokenizer_module.bpe_by_rank([], merges) == [] and tokenizer_module.bpe_by_rank([5], merges) == [5]
+
+
+# ---------------------------------------------------------------------------- bad arguments
+# A wrong type is a TypeError, a wrong value a ValueError; numpy numbers (and 0-d tensors) work as ints do.
+def _fresh() -> BPETokenizer:
+    return BPETokenizer()
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: _fresh().register_special_tokens([(EOT, 300)]), TypeError, "special_tokens must be a dict"),
+    (lambda: _fresh().register_special_tokens({5: 300}), TypeError, "a special token must be a non-empty string"),
+    (lambda: _fresh().register_special_tokens({"": 300}), ValueError, "a special token must be a non-empty string"),
+    (lambda: _fresh().register_special_tokens({EOT: 300.0}), TypeError,
+     r"the id of '<\|endoftext\|>' must be an integer, got float 300\.0"),
+    (lambda: _fresh().register_special_tokens({EOT: True}), TypeError, "must be an integer, got bool True"),
+    (lambda: _fresh().register_special_tokens({EOT: -1}), ValueError,
+     r"the id of '<\|endoftext\|>' must be a non-negative integer, got -1"),
+    (lambda: _fresh().register_special_tokens({EOT: np.int64(97)}), ValueError, "id 97 .* is already the id of"),
+    (lambda: _fresh().encode("hi", allowed_special=5), TypeError, "allowed_special must be 'all', 'none' or a set"),
+    (lambda: _fresh().encode("hi", allowed_special={1}), TypeError, "allowed_special must be 'all', 'none' or a set"),
+    (lambda: _fresh().encode("hi", allowed_special="al"), ValueError, "allowed_special must be 'all', 'none'"),
+    (lambda: _fresh().train(b"hello", 260), TypeError, "train expects a str, got bytes"),
+    (lambda: tiktoken_encoding(50), TypeError, "a tiktoken encoding is named by a str such as 'gpt2', got int"),
+])
+def test_bad_arguments_give_type_or_value_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_numpy_and_tensor_ids_work_as_python_ints(gpt2):
+    ids = gpt2.encode("Hello world")
+    assert gpt2.decode([np.int64(i) for i in ids]) == gpt2.decode(ids) == "Hello world"
+    assert gpt2.decode(list(torch.tensor(ids))) == "Hello world"  # iterating over a tensor gives 0-d tensors
+    assert gpt2.decode_bytes(np.array(ids, dtype=np.int32)) == b"Hello world"
+    tok = BPETokenizer()
+    tok.register_special_tokens({EOT: np.int64(300)})
+    assert tok.special_tokens == {EOT: 300} and type(tok.special_tokens[EOT]) is int  # so that save writes JSON
+    assert tok.encode(EOT, allowed_special="all") == [300]

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -60,6 +61,51 @@ def test_loss_decreases_on_shakespeare(shakespeare):
     assert sum(history.train_loss[-5:]) / 5 < sum(history.train_loss[:5]) / 5 - 0.5  # single batches: noisy
     assert history.step == list(range(40)) and len(history.lr) == len(history.tokens_per_sec) == 40
     assert model.training  # train() leaves the model ready for more training
+
+
+def test_the_history_does_not_depend_on_log_interval(shakespeare):
+    """Reading the losses back every 7 steps instead of after every step changes no value the History holds."""
+    every_step = train(tiny_gpt(dropout=0.1), *shakespeare, quick_config(max_steps=17, log_interval=1))
+    every_7 = train(tiny_gpt(dropout=0.1), *shakespeare, quick_config(max_steps=17, log_interval=7))
+    for name in ("step", "train_loss", "lr", "eval_step", "eval_train_loss", "val_loss"):
+        assert getattr(every_7, name) == getattr(every_step, name), name  # exact: the same floats
+    assert every_7.step == list(range(17)) and len(every_7.tokens_per_sec) == 17
+
+
+def _scalar_reads_between_optimizer_steps(prof) -> int:
+    """Reads of one number back to Python (.item(), float(t), if t: ...) after the first optimizer step began and
+    before the last one ended, outside the optimizer's own bookkeeping (AdamW on the CPU reads its step count)."""
+    events = list(prof.events())
+    steps = [e for e in events if e.name.startswith("Optimizer.step#")]
+    start, end = steps[0].time_range.start, steps[-1].time_range.end
+
+    def inside_optimizer(event) -> bool:
+        while event is not None:
+            if event.name.startswith("Optimizer."):
+                return True
+            event = event.cpu_parent
+        return False
+
+    return sum(1 for e in events if e.name == "aten::_local_scalar_dense" and start <= e.time_range.start <= end
+               and not inside_optimizer(e))
+
+
+def test_losses_are_read_back_once_per_log_interval_not_after_every_step(shakespeare, monkeypatch, tmp_path):
+    transfers = []  # the length of each tensor read back with .tolist()
+    tolist = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: transfers.append(self.numel()) or tolist(self))
+    cfg = quick_config(max_steps=20, log_interval=7, eval_interval=100)  # estimates only at steps 0 and 20
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        history = train(tiny_gpt(), *shakespeare, cfg)
+    assert _scalar_reads_between_optimizer_steps(prof) == 0  # an .item() per step would be 19 here
+    assert transfers == [7, 7, 6]  # steps 1-7, 8-14, 15-20: ceil(20 / 7) reads, the last one at the end
+    assert len(history.train_loss) == 20
+
+    transfers.clear()  # an estimate and a checkpoint read the losses back too, so that the History is complete
+    cfg = quick_config(max_steps=12, log_interval=5, eval_interval=4, checkpoint_interval=6, checkpoint_dir=tmp_path)
+    train(tiny_gpt(), *shakespeare, cfg)
+    assert transfers == [4, 1, 1, 2, 2, 2]  # at steps 4 (eval), 5 (log), 6 (checkpoint), 8 (eval), 10 (log), 12
+    assert len(transfers) <= math.ceil(12 / 5) + 3 + 2  # + estimates + checkpoints
 
 
 def test_estimate_loss_is_repeatable_and_restores_train_mode(shakespeare):
@@ -133,8 +179,9 @@ def test_bf16_autocast_follows_the_fp32_curve(shakespeare):
 
 
 # ----------------------------------------------------------------------- checkpoints and resume
-def test_resuming_follows_the_same_loss_curve_exactly(shakespeare, tmp_path):
-    cfg = quick_config(max_steps=12, lr_decay_steps=12, checkpoint_interval=3)
+@pytest.mark.parametrize("log_interval", [1, 4])  # 4: the checkpoint of step 6 is taken half-way through an interval
+def test_resuming_follows_the_same_loss_curve_exactly(shakespeare, tmp_path, log_interval):
+    cfg = quick_config(max_steps=12, lr_decay_steps=12, checkpoint_interval=3, log_interval=log_interval)
     straight = train(tiny_gpt(dropout=0.1), *shakespeare, dataclasses.replace(cfg, checkpoint_dir=tmp_path / "a"))
     straight_model = tiny_gpt(dropout=0.1)  # reload the uninterrupted run's final weights for comparison
     load_checkpoint(fresh_state(straight_model, cfg), tmp_path / "a" / "step-000012")
@@ -149,6 +196,7 @@ def test_resuming_follows_the_same_loss_curve_exactly(shakespeare, tmp_path):
     assert resumed.lr == straight.lr
     assert resumed.eval_step == straight.eval_step == [0, 3, 6, 9, 12]
     assert resumed.val_loss == straight.val_loss
+    assert len(resumed.tokens_per_sec) == 12 and all(rate > 0 for rate in resumed.tokens_per_sec)
     for (name, a), b in zip(resumed_model.state_dict().items(), straight_model.state_dict().values()):
         assert torch.equal(a, b), name
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["step-000012"]  # older ones and temp folders gone
@@ -177,7 +225,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path, mo
 
     with torch.no_grad():
         model.transformer.wte.weight.add_(1.0)  # the state has moved on since step 2
-    monkeypatch.setattr("gpt2lite.training.save_file", crash)
+    monkeypatch.setattr("gpt2lite.training.checkpoints.save_file", crash)
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(fresh_state(model, cfg, step=4), cfg, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["step-000002"]  # no temp folder, no step-000004
@@ -203,24 +251,48 @@ def test_loading_a_checkpoint_into_a_different_model_is_a_clear_error(tmp_path):
 
 # ------------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(
-    "field, value, message",
+    "field, value, error, message",
     [
-        ("max_steps", 0, "max_steps must be an integer >= 1"),
-        ("batch_size", 2.5, "batch_size must be an integer"),
-        ("block_size", 0, "block_size must be an integer >= 1"),
-        ("grad_accum_steps", True, "grad_accum_steps must be an integer"),
-        ("warmup_steps", -1, "warmup_steps must be an integer >= 0"),
-        ("lr_decay_steps", 0, "lr_decay_steps must be an integer >= 1"),
-        ("min_lr", 1.0, "min_lr must be between 0 and learning_rate"),
-        ("learning_rate", 0.0, "learning_rate must be positive"),
-        ("betas", (0.9, 1.0), "betas must be two numbers"),
-        ("grad_clip", -1.0, "grad_clip must be >= 0"),
-        ("dtype", "fp8", "dtype must be one of"),
+        ("max_steps", 0, ValueError, r"TrainConfig\.max_steps must be an integer >= 1, got 0"),
+        ("max_steps", "10", TypeError, r"TrainConfig\.max_steps must be an integer, got str '10'"),
+        ("batch_size", 2.5, TypeError, r"TrainConfig\.batch_size must be an integer, got float 2\.5"),
+        ("block_size", 0, ValueError, "block_size must be an integer >= 1"),
+        ("grad_accum_steps", True, TypeError, "grad_accum_steps must be an integer, got bool"),
+        ("warmup_steps", -1, ValueError, "warmup_steps must be an integer >= 0"),
+        ("lr_decay_steps", 0, ValueError, "lr_decay_steps must be an integer >= 1"),
+        ("log_interval", 0, ValueError, r"TrainConfig\.log_interval must be an integer >= 1, got 0"),
+        ("log_interval", 2.0, TypeError, "log_interval must be an integer, got float"),
+        ("seed", -1, ValueError, "seed must be an integer >= 0"),
+        ("min_lr", 1.0, ValueError, "min_lr must be between 0 and learning_rate"),
+        ("learning_rate", 0.0, ValueError, "learning_rate must be positive"),
+        ("learning_rate", math.nan, ValueError, "learning_rate must be positive"),
+        ("learning_rate", math.inf, ValueError, "learning_rate must be positive and finite"),
+        ("learning_rate", "1e-3", TypeError, r"TrainConfig\.learning_rate must be a number, got str '1e-3'"),
+        ("weight_decay", None, TypeError, "weight_decay must be a number"),
+        ("betas", (0.9, 1.0), ValueError, "betas must be two numbers"),
+        ("betas", (0.9,), ValueError, "betas must be two numbers"),
+        ("betas", None, TypeError, "betas must be two numbers in \\[0, 1\\).*got NoneType"),
+        ("betas", ("0.9", 0.95), TypeError, "betas must be a number, got str"),
+        ("grad_clip", -1.0, ValueError, "grad_clip must be >= 0"),
+        ("dtype", "fp8", ValueError, "dtype must be one of"),
+        ("dtype", None, TypeError, "dtype must be one of .*got NoneType None"),
+        ("device", 0, TypeError, "device must be a string"),
+        ("checkpoint_dir", 5, TypeError, "checkpoint_dir must be a folder path"),
+        ("progress", "yes", TypeError, "progress must be True or False"),
     ],
 )
-def test_invalid_train_config_says_what_is_wrong(field, value, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_train_config_says_what_is_wrong(field, value, error, message):
+    with pytest.raises(error, match=message):
         TrainConfig(**{"max_steps": 100, field: value})
+
+
+def test_train_config_accepts_numpy_numbers_and_stores_python_ones():
+    cfg = TrainConfig(max_steps=np.int64(100), batch_size=np.int32(8), learning_rate=np.float64(3e-3),
+                      min_lr=np.float32(1e-4), betas=[np.float64(0.9), 0.99], log_interval=np.int64(5))
+    assert (cfg.max_steps, cfg.batch_size, cfg.log_interval) == (100, 8, 5)
+    assert type(cfg.max_steps) is int and type(cfg.learning_rate) is float and type(cfg.min_lr) is float
+    assert cfg.betas == (0.9, 0.99) and all(type(b) is float for b in cfg.betas)
+    assert lr_at(99, cfg) == pytest.approx(lr_at(99, TrainConfig(max_steps=100, learning_rate=3e-3, min_lr=1e-4)))
 
 
 def test_train_rejects_data_that_does_not_fit_the_model(shakespeare):

@@ -47,3 +47,22 @@ def test_plot_losses_draws_the_three_curves():
     ax = plot_losses(history)
     assert [line.get_label() for line in ax.get_lines()] == ["train (one batch)", "train (estimate)", "validation (estimate)"]
     assert list(ax.get_lines()[2].get_ydata()) == [3.2, 1.3]
+
+
+@pytest.mark.parametrize("weights, labels, error, message", [
+    ([[1.0, 0.0], [0.5, 0.5]], None, TypeError, r"one \(T, T\) matrix as a tensor or array, got list"),
+    (torch.ones(2, 3) / 3, None, ValueError, r"one \(T, T\) matrix, got shape \(2, 3\)"),
+    (torch.ones(2, 2, 2), None, ValueError, r"one \(T, T\) matrix, got shape \(2, 2, 2\)"),
+    (torch.eye(3), ["a", "b"], ValueError, "labels must name the 3 tokens of the matrix, got 2 labels"),
+])
+def test_plot_attention_refuses_what_is_not_one_square_map(weights, labels, error, message):
+    with pytest.raises(error, match=message):
+        plot_attention(weights, labels=labels)
+
+
+def test_plot_attention_takes_a_numpy_array_as_a_tensor():
+    import numpy as np
+
+    weights = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    from_numpy, from_tensor = plot_attention(weights), plot_attention(torch.from_numpy(weights))
+    assert (from_numpy.images[0].get_array() == from_tensor.images[0].get_array()).all()

@@ -351,7 +351,7 @@ def _run_refusing_package_cache(fn: Callable, model: GPT, idx: torch.Tensor, n: 
                         GPT.forward: "model", KVCache: "gpt2lite.attention.KVCache"}, instead)
 
     def no_package_cache(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        if kwargs.get("cache") is not None or (len(args) > 1 and args[1] is not None):
+        if kwargs.get("cache") is not None or (len(args) > 2 and args[2] is not None):
             fail(text, "generation with a cache of your own", "a call to gpt2lite's own KV cache", instead)
 
     def counter(i: int) -> Callable:

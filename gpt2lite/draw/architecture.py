@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from ..config import PRESETS, GPTConfig
+from ._args import count, flag
 from .canvas import Drawing, rounded as _r
 from .style import MUTED, SIZE, SMALL, colour
 
@@ -28,7 +29,7 @@ STREAM_LW = 2.4  # the residual stream's line width
 # -- counting ---------------------------------------------------------------------------------------------------
 def _check_config(config, fn: str) -> GPTConfig:
     if not isinstance(config, GPTConfig):
-        raise ValueError(
+        raise TypeError(
             f"{fn} draws a GPTConfig, got {type(config).__name__}; pass one such as GPTConfig.from_name('gpt2')"
         )
     return config
@@ -206,8 +207,7 @@ def decoder_block(config: GPTConfig, pre_ln: bool | None = None) -> Drawing:
     c = _check_config(config, "decoder_block")
     if pre_ln is None:
         pre_ln = c.pre_ln
-    if not isinstance(pre_ln, bool):
-        raise ValueError(f"pre_ln must be True (GPT-2), False (GPT-1) or None (the config's), got {pre_ln!r}")
+    pre_ln = flag("pre_ln", pre_ln, "True (GPT-2), False (GPT-1) or None (the config's)")
     probe = Drawing(10, 10)
     p = _block_plan(probe, c, pre_ln, counts=True)
     _frame(p, probe, c, pre_ln)
@@ -276,8 +276,7 @@ def residual_stream(config: GPTConfig, max_blocks: int = 12) -> Drawing:
             "residual_stream draws a pre-LN stack (GPT-2), whose stream is never normalised; this config has "
             "pre_ln=False, where a LayerNorm sits on the stream: draw it with decoder_block(config) instead"
         )
-    if isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 2:
-        raise ValueError(f"max_blocks must be an integer of at least 2, got {max_blocks!r}")
+    max_blocks = count("max_blocks", max_blocks, 2, expected="an integer of at least 2")
     L = c.n_layer
     shown = list(range(1, L + 1)) if L <= max_blocks else [*range(1, max_blocks), L]
     size = SMALL
@@ -432,13 +431,13 @@ def _named_configs(configs, fn: str) -> list[tuple[str, GPTConfig]]:
             name = next((k for k, v in PRESETS.items() if v == cfg), None) if isinstance(cfg, GPTConfig) else None
             pairs.append((name or f"model {len(pairs) + 1}", cfg))
     else:
-        raise ValueError(f"{fn} takes a dict of name -> GPTConfig or a list of GPTConfigs, got "
+        raise TypeError(f"{fn} takes a dict of name -> GPTConfig or a list of GPTConfigs, got "
                          f"{type(configs).__name__}")
     if not pairs:
         raise ValueError(f"{fn} needs at least one config; pass e.g. [GPTConfig.from_name('gpt2')]")
     for name, cfg in pairs:
         if not isinstance(cfg, GPTConfig):
-            raise ValueError(f"{fn}: {name!r} is a {type(cfg).__name__}, not a GPTConfig; build it with "
+            raise TypeError(f"{fn}: {name!r} is a {type(cfg).__name__}, not a GPTConfig; build it with "
                              "GPTConfig(...) or GPTConfig.from_name(...)")
     return [(str(k), v) for k, v in pairs]
 
@@ -449,6 +448,7 @@ def model_sizes(configs, max_models: int = 4) -> Drawing:
     proportion to their parameters. Under each column: its name, depth, width and parameter count (computed
     from the config). ``configs``: a dict of name -> GPTConfig, or a list of configs."""
     pairs = _named_configs(configs, "model_sizes")
+    max_models = count("max_models", max_models, 1)
     left_out = max(0, len(pairs) - max_models)
     pairs = pairs[:max_models]
     probe = Drawing(10, 10)

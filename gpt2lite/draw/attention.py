@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ._args import count, flag, fraction
 from .canvas import Box, Drawing, piece_label
 from .style import MUTED, SIZE, colour
 
@@ -26,13 +27,14 @@ NOTE = SIZE - 1  # 10 pt: notes in drawings up to 500 pt wide
 
 # -- input checks and number formats ---------------------------------------------------------------------------
 def _tensor(x, name: str, dims: int | tuple[int, ...], what: str) -> torch.Tensor:
-    """``x`` as a float tensor with ``dims`` dimensions, finite; a ValueError saying what to pass otherwise."""
+    """``x`` as a float tensor with ``dims`` dimensions, finite: a TypeError if it holds no numbers, a ValueError
+    for a wrong shape or inf/nan, saying what to pass."""
     if isinstance(x, str) or x is None:
-        raise ValueError(f"{name} must be {what}, got {type(x).__name__}")
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
     try:
         t = torch.as_tensor(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name} must be {what}, got {type(x).__name__}") from None
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}") from None
     allowed = (dims,) if isinstance(dims, int) else dims
     if t.dim() not in allowed:
         raise ValueError(f"{name} must be {what}, got shape {tuple(t.shape)}")
@@ -46,16 +48,17 @@ def _tensor(x, name: str, dims: int | tuple[int, ...], what: str) -> torch.Tenso
 def _tokens(tokens, name: str = "tokens") -> list[str]:
     """``tokens`` as a list of non-empty strings (a token's text, e.g. ``[tokenizer.decode([i]) for i in ids]``)."""
     if isinstance(tokens, str):
-        raise ValueError(f"{name} must be a list of token strings, not one string; try list({tokens[:12]!r})")
+        raise TypeError(f"{name} must be a list of token strings, not one string; try list({tokens[:12]!r})")
     try:
         out = list(tokens)
     except TypeError:
-        raise ValueError(f"{name} must be a list of token strings, got {type(tokens).__name__}") from None
+        raise TypeError(f"{name} must be a list of token strings, got {type(tokens).__name__}") from None
     if not out:
         raise ValueError(f"{name} is empty; pass at least one token string")
     for i, t in enumerate(out):
         if not isinstance(t, str) or t == "":
-            raise ValueError(f"{name}[{i}] is {t!r}; every token must be a non-empty string")
+            error = TypeError if not isinstance(t, str) else ValueError
+            raise error(f"{name}[{i}] is {t!r}; every token must be a non-empty string")
     return out
 
 
@@ -94,21 +97,19 @@ def _config_sizes(config) -> tuple[int, int, int, bool]:
     try:
         c, nh = config.n_embd, config.n_head
     except AttributeError:
-        raise ValueError(
+        raise TypeError(
             f"pass a GPTConfig (with n_embd and n_head), got {type(config).__name__}; "
             "e.g. GPTConfig.from_name('gpt2')"
         ) from None
-    for name, v in (("n_embd", c), ("n_head", nh)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config.{name} must be a positive integer, got {v!r}")
+    c = count("config.n_embd", c, 1, expected="a positive integer")
+    nh = count("config.n_head", nh, 1, expected="a positive integer")
     if c % nh:
         raise ValueError(f"config.n_embd ({c}) must be divisible by config.n_head ({nh})")
     return c, nh, c // nh, bool(getattr(config, "causal", True))
 
 
 def _count(v, name: str, most: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    v = count(name, v, 1, expected="a positive integer")
     if most is not None and v > most:
         raise ValueError(f"{name} = {v} is more than the config's block_size ({most}); pass {name} <= {most}")
     return v
@@ -135,10 +136,10 @@ def filing_cabinet(query, keys, values, labels: Sequence[str] | None = None, *, 
     if labels is None:
         labels = [f"folder {i}" for i in range(n)]
     labels = _tokens(labels, "labels")
+    scale = flag("scale", scale)
     if len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} folders; pass one label per key")
-    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
-        raise ValueError(f"most must be a positive integer, got {most!r}")
+    most = count("most", most, 1, expected="a positive integer")
     scores = k @ q / (math.sqrt(dim) if scale else 1.0)
     weights = torch.softmax(scores, dim=0)
     answer = weights @ v
@@ -251,8 +252,7 @@ def causal_mask(tokens: Sequence[str], weights=None, *, most: int = 16) -> Drawi
         if T > 1 and w[future].abs().max() > 1e-4:
             raise ValueError("these weights look at future tokens (non-zero above the diagonal); "
                              "pass the weights of a causal head")
-    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
-        raise ValueError(f"most must be a positive integer, got {most!r}")
+    most = count("most", most, 1, expected="a positive integer")
     n = min(T, most)
     shown = [piece_label(t) for t in toks[:n]]
     scratch = Drawing(100, 100)
@@ -510,11 +510,12 @@ def attention_lines(weights, tokens: Sequence[str], names: Sequence[str] | None 
         raise ValueError("attention weights lie in [0, 1]; pass softmax outputs, not raw scores")
     if names is None:
         names = [f"head {h}" for h in range(H)] if H > 1 else []
+    if isinstance(names, str) or not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names must be a list of strings, one per head, got {names!r:.60}")
     names = list(names)
     if names and len(names) != H:
         raise ValueError(f"{len(names)} names for {H} heads; pass one name per head")
-    if isinstance(min_weight, bool) or not isinstance(min_weight, (int, float)) or not 0 < min_weight < 1:
-        raise ValueError(f"min_weight must be a number between 0 and 1, got {min_weight!r}")
+    min_weight = fraction("min_weight", min_weight, lambda x: 0 < x < 1, "a number between 0 and 1")
     w = torch.round(w.clamp(0, 1) * 100) / 100
 
     shown = [piece_label(t) for t in toks]

@@ -9,10 +9,12 @@ than its box, text too small on a phone, a colour from outside the palette, a gl
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..validate import number
 from .style import BACKGROUND, FONT, INK, MIN_PHONE_PX, MONO, MUTED, PHONE_PX, SIZE, allowed_colours, colour
 
 PAD = 6.0  # space between a box's edge and its label
@@ -89,7 +91,8 @@ class Drawing:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        if width <= 0 or height <= 0:
+        width, height = number("width", width), number("height", height)
+        if not (0 < width < math.inf and 0 < height < math.inf):
             raise ValueError(f"a drawing needs a positive size, got {width} x {height} points")
         self.width, self.height = float(width), float(height)
         self.alt = alt  # a one-sentence description of what the drawing shows

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._args import count
 from .canvas import Box, Drawing, rounded as _r
 from .style import INK, SIZE
 
@@ -42,6 +44,11 @@ def _bytes(n: int) -> str:
             v = n / scale
             return f"{v:.0f} {unit}" if v >= 100 else f"{v:.1f} {unit}"
     raise AssertionError  # unreachable
+
+
+def _whole(x: object) -> bool:
+    """Whether ``x`` is an integer (numpy's too), not a bool: a dimension of a shape."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def _our_name(key: str) -> str:
@@ -72,7 +79,7 @@ def _concept(name: str) -> str:
 
 def _names_and_shapes(names_or_state: Any) -> tuple[list[str], dict[str, tuple[int, ...]]]:
     if isinstance(names_or_state, (str, bytes)):
-        raise ValueError(
+        raise TypeError(
             f"checkpoint_names takes the tensor names (a list of str) or a state dict, got the single "
             f"{type(names_or_state).__name__} {names_or_state!r:.60}; pass e.g. list(state_dict)"
         )
@@ -82,12 +89,12 @@ def _names_and_shapes(names_or_state: Any) -> tuple[list[str], dict[str, tuple[i
         for k, v in names_or_state.items():
             if hasattr(v, "shape"):
                 shapes[k] = tuple(int(s) for s in v.shape)
-            elif isinstance(v, (tuple, list)) and all(isinstance(s, int) for s in v):
-                shapes[k] = tuple(v)  # a name -> shape dict, as safe_open gives
+            elif isinstance(v, (tuple, list)) and all(_whole(s) for s in v):
+                shapes[k] = tuple(int(s) for s in v)  # a name -> shape dict, as safe_open gives
     elif isinstance(names_or_state, Iterable):
         names, shapes = list(names_or_state), {}
     else:
-        raise ValueError(
+        raise TypeError(
             f"checkpoint_names takes the tensor names (a list of str) or a state dict, got a "
             f"{type(names_or_state).__name__}"
         )
@@ -95,7 +102,7 @@ def _names_and_shapes(names_or_state: Any) -> tuple[list[str], dict[str, tuple[i
         raise ValueError("the checkpoint has no tensors to draw: pass its names, e.g. list(load_file(path))")
     bad = [k for k in names if not isinstance(k, str)]
     if bad:
-        raise ValueError(f"tensor names must be str, got {bad[0]!r} ({type(bad[0]).__name__})")
+        raise TypeError(f"tensor names must be str, got {bad[0]!r} ({type(bad[0]).__name__})")
     return names, shapes
 
 
@@ -322,7 +329,7 @@ def _read_header(path_or_bytes: Any) -> tuple[int, dict, int]:
             body = f.read(n_guess) if 0 < n_guess <= size else b""
         read = lambda n: body  # noqa: E731
     else:
-        raise ValueError(
+        raise TypeError(
             f"safetensors_layout takes a path to a .safetensors file or its bytes, got a {type(path_or_bytes).__name__}"
         )
     if size < 8:
@@ -363,8 +370,7 @@ def safetensors_layout(path_or_bytes: Any, *, max_tensors: int = 11) -> Drawing:
     at the top shows the whole file to scale; below it, one row per part with its first byte and its size, read
     from the file. At most ``max_tensors`` tensors are listed (the first and the last ones); a row counts the rest.
     """
-    if not isinstance(max_tensors, int) or max_tensors < 2:
-        raise ValueError(f"max_tensors must be an int of at least 2, got {max_tensors!r}")
+    max_tensors = count("max_tensors", max_tensors, 2, expected="an int of at least 2")
     n, header, size = _read_header(path_or_bytes)
     tensors = _tensors(header)
     if not tensors:
@@ -469,7 +475,7 @@ def loading_pipeline(directory: str | os.PathLike, *, hub_name: str | None = Non
     from gpt2lite.pretrained import CONV1D_WEIGHTS, NON_WEIGHTS, config_from_hf
 
     if not isinstance(directory, (str, os.PathLike)):
-        raise ValueError(f"loading_pipeline takes a checkpoint folder (a path), got a {type(directory).__name__}")
+        raise TypeError(f"loading_pipeline takes a checkpoint folder (a path), got a {type(directory).__name__}")
     folder = Path(directory)
     config_path, weights_path = folder / "config.json", folder / "model.safetensors"
     if not config_path.is_file() or not weights_path.is_file():
@@ -478,7 +484,8 @@ def loading_pipeline(directory: str | os.PathLike, *, hub_name: str | None = Non
             "(e.g. the folder that save_pretrained writes)"
         )
     if hub_name is not None and (not isinstance(hub_name, str) or not hub_name.strip()):
-        raise ValueError(f"hub_name must be a model name on the Hub such as 'gpt2', got {hub_name!r}")
+        error = TypeError if not isinstance(hub_name, str) else ValueError
+        raise error(f"hub_name must be a model name on the Hub such as 'gpt2', got {hub_name!r}")
     try:
         hf = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

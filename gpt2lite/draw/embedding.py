@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._args import count
 from .canvas import Box, Drawing, piece_label
 from .style import SIZE, SMALL, colour
 
@@ -38,7 +39,7 @@ def _config_of(model_or_config: Any) -> GPTConfig:
     config = getattr(model_or_config, "config", None)
     if isinstance(config, GPTConfig):
         return config
-    raise ValueError(
+    raise TypeError(
         f"expected a GPT model or a GPTConfig, got {type(model_or_config).__name__}; "
         "pass e.g. GPTConfig.from_name('gpt2') or the model itself"
     )
@@ -66,7 +67,7 @@ def _as_id_list(ids: Any, name: str = "ids") -> tuple[list[list[int]], tuple[int
             raise ValueError(f"{name} must be 1-D (T,) or 2-D (B, T), got shape {shape}")
         dtype = str(getattr(ids, "dtype", ""))
         if "float" in dtype or "complex" in dtype or "bool" in dtype:
-            raise ValueError(f"{name} must hold integer token ids, got dtype {dtype}; try ids.long()")
+            raise TypeError(f"{name} must hold integer token ids, got dtype {dtype}; try ids.long()")
         rows = ids.tolist()
         rows = [rows] if len(shape) == 1 else rows
     elif isinstance(ids, Sequence) and not isinstance(ids, (str, bytes)):
@@ -76,13 +77,13 @@ def _as_id_list(ids: Any, name: str = "ids") -> tuple[list[list[int]], tuple[int
             raise ValueError(f"every sequence of {name} must have the same length, got {[len(r) for r in rows]}")
         shape = (len(rows), len(rows[0])) if nested else (len(rows[0]),)
     else:
-        raise ValueError(f"{name} must be a list or tensor of token ids, got {type(ids).__name__}")
+        raise TypeError(f"{name} must be a list or tensor of token ids, got {type(ids).__name__}")
     if not rows or not rows[0]:
         raise ValueError(f"{name} is empty: pass at least one token id, e.g. tokenizer.encode('Hello')")
     for r in rows:
         for i in r:
             if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-                raise ValueError(f"{name} must hold integer token ids, got {i!r} ({type(i).__name__})")
+                raise TypeError(f"{name} must hold integer token ids, got {i!r} ({type(i).__name__})")
     return [[int(i) for i in r] for r in rows], shape
 
 
@@ -96,7 +97,10 @@ def _ids_and_pieces(
         if tokenizer is None or text is None:
             raise ValueError("pass the token ids, or a tokenizer and a text: tokenizer=tok, text='The cat sat'")
         if not isinstance(text, str) or not text:
-            raise ValueError(f"text must be a non-empty string, got {text!r}")
+            error = TypeError if not isinstance(text, str) else ValueError
+            raise error(f"text must be a non-empty string, got {text!r}")
+        if not callable(getattr(tokenizer, "encode", None)):
+            raise TypeError(f"tokenizer must have an encode(text) method, got {type(tokenizer).__name__}")
         ids = tokenizer.encode(text)
         if not ids:
             raise ValueError(f"the tokenizer turned {text!r} into no tokens: pass a text with some characters")
@@ -158,8 +162,7 @@ def embedding_lookup(
     the real (B, T, C). At most ``max_tokens`` tokens are drawn; a note says how many more there are.
     """
     config = _config_of(model_or_config)
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 16:
-        raise ValueError(f"max_tokens must be an integer from 1 to 16, got {max_tokens!r}")
+    max_tokens = count("max_tokens", max_tokens, 1, 16)
     rows, shape, pieces = _ids_and_pieces(config, ids, tokenizer, text)
     B, T, C, V, P = len(rows), len(rows[0]), config.n_embd, config.vocab_size, config.block_size
     seq = rows[0][:max_tokens]
@@ -427,7 +430,11 @@ def onehot_lookup(weight: torch.Tensor | Sequence[Sequence[float]], ids: Sequenc
     """
     import torch
 
-    W = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else weight, dtype=torch.float64)
+    try:
+        W = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else weight, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"weight must be a 2-D (V, C) table of numbers, got {type(weight).__name__}; "
+                        "try emb.weight") from None
     if W.dim() != 2 or W.shape[0] < 1 or W.shape[1] < 1:
         raise ValueError(f"weight must be a 2-D (V, C) table, got shape {tuple(W.shape)}; try emb.weight")
     V, C = (int(s) for s in W.shape)
@@ -559,7 +566,7 @@ def embedding_broadcast(tok_emb: torch.Tensor, pos_emb: torch.Tensor) -> Drawing
     """
     for name, t, dims in (("tok_emb", tok_emb, 3), ("pos_emb", pos_emb, 2)):
         if not hasattr(t, "shape"):
-            raise ValueError(f"{name} must be a tensor, got {type(t).__name__}")
+            raise TypeError(f"{name} must be a tensor, got {type(t).__name__}")
         if len(t.shape) != dims:
             want = "(B, T, C), e.g. wte(idx)" if dims == 3 else "(T, C), e.g. wpe(torch.arange(T))"
             raise ValueError(f"{name} must be {want}; got shape {tuple(t.shape)}")

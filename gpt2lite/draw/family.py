@@ -7,10 +7,12 @@ the family tree comes from a small table (`FAMILY`) whose entries name their pap
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._args import count
 from .canvas import Box, Drawing, rounded as _r
 from .style import SIZE
 
@@ -37,7 +39,8 @@ def _tokens(tokens: Any, what: str, *, at_least: int = 1) -> list[str]:
     if isinstance(tokens, str):
         tokens = list(tokens)
     if not isinstance(tokens, Sequence) or not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"{what} must be a list of token strings (or a str, one token per character), got {tokens!r:.60}")
+        raise TypeError(f"{what} must be a list of token strings (or a str, one token per character), "
+                        f"got {tokens!r:.60}")
     if len(tokens) < at_least:
         raise ValueError(f"{what} needs at least {at_least} token(s), got {len(tokens)}: pass e.g. 'the king is dead'.split()")
     if any(t == "" for t in tokens):
@@ -94,8 +97,7 @@ def architectures(tokens: Any, *, target: Any = None, max_tokens: int = 5) -> Dr
 
     from gpt2lite.attention import causal_mask
 
-    if not isinstance(max_tokens, int) or not 2 <= max_tokens <= 6:
-        raise ValueError(f"max_tokens must be an int from 2 to 6 (the masks must fit the page), got {max_tokens!r}")
+    max_tokens = count("max_tokens", max_tokens, 2, 6, "an int from 2 to 6 (the masks must fit the page)")
     src = _tokens(tokens, "tokens")
     tgt = _tokens(target, "target") if target is not None else list(src)
     s_lab = [_short(_label(t), 5) for t in src[:max_tokens]]
@@ -206,7 +208,11 @@ def _positions(masked: Any, n: int) -> list[bool]:
         raise ValueError("objectives needs the masked positions: a bool per token, or a list of indices")
     if isinstance(masked, (list, tuple)) and not masked:
         raise ValueError("no position is masked: BERT would have no target; mask at least one token")
-    t = torch.as_tensor(masked)
+    try:
+        t = torch.as_tensor(masked)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"masked must be a bool per token, or a list of int positions, got {type(masked).__name__}"
+                        ) from None
     if t.dtype == torch.bool:
         if t.dim() == 2 and t.size(0) == 1:
             t = t[0]
@@ -215,7 +221,9 @@ def _positions(masked: Any, n: int) -> list[bool]:
         flags = t.tolist()
     else:
         if t.is_floating_point() or t.dim() != 1:
-            raise ValueError("masked must be a bool per token, or a 1-D list of int positions")
+            error = TypeError if t.is_floating_point() else ValueError
+            raise error(f"masked must be a bool per token, or a 1-D list of int positions, got {t.dtype} of shape "
+                        f"{tuple(t.shape)}")
         idx = t.tolist()
         if any(not 0 <= i < n for i in idx):
             raise ValueError(f"masked positions must lie in 0..{n - 1}, got {idx}")
@@ -235,8 +243,7 @@ def objectives(tokens: Any, masked: Any, *, max_tokens: int = 48) -> Drawing:
     ``max_tokens`` tokens are drawn.
     """
     toks = _tokens(tokens, "tokens", at_least=2)
-    if not isinstance(max_tokens, int) or max_tokens < 2:
-        raise ValueError(f"max_tokens must be an int of at least 2, got {max_tokens!r}")
+    max_tokens = count("max_tokens", max_tokens, 2, expected="an int of at least 2")
     flags = _positions(masked, len(toks))
     n_all, n_masked_all = len(toks), sum(flags)
     toks, flags = toks[:max_tokens], flags[:max_tokens]
@@ -340,15 +347,16 @@ def family_tree(models: Sequence[Model] = FAMILY) -> Drawing:
     """
     models = list(models)
     if not models or not all(isinstance(m, Model) for m in models):
-        raise ValueError("family_tree takes a non-empty list of draw.Model entries (see draw.FAMILY)")
+        error = ValueError if not models else TypeError
+        raise error("family_tree takes a non-empty list of draw.Model entries (see draw.FAMILY)")
     by_name = {m.name: m for m in models}
     if len(by_name) != len(models):
         raise ValueError("two models share a name; every entry needs its own")
     for m in models:
         if m.lane not in LANES:
             raise ValueError(f"{m.name}: lane {m.lane!r} is none of {LANES}")
-        if not isinstance(m.year, int):
-            raise ValueError(f"{m.name}: the year must be an int, got {m.year!r}")
+        if isinstance(m.year, bool) or not isinstance(m.year, numbers.Integral):
+            raise TypeError(f"{m.name}: the year must be an int, got {m.year!r}")
         for p in m.parents:
             if p not in by_name:
                 raise ValueError(f"{m.name}'s parent {p!r} is not in the table; add it, or drop the link")

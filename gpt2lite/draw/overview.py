@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from functools import lru_cache
 
+from ._args import count, fraction
 from .canvas import Box, Drawing, piece_label, rounded as _r
 from .style import FONT, MONO, SIZE
 
@@ -42,14 +45,14 @@ def _quote(s: str) -> str:
 def _vocab_size(tokenizer) -> int | None:
     for name in ("vocab_size", "n_vocab"):
         v = getattr(tokenizer, name, None)
-        if isinstance(v, int):
-            return v
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            return int(v)
     return None
 
 
 def _check_tokenizer(tokenizer, what: str) -> None:
     if not (callable(getattr(tokenizer, "encode", None)) and callable(getattr(tokenizer, "decode", None))):
-        raise ValueError(
+        raise TypeError(
             f"{what} needs a tokenizer with encode and decode (a CharTokenizer, a BPETokenizer or a tiktoken "
             f"Encoding), got {type(tokenizer).__name__}"
         )
@@ -61,7 +64,7 @@ def _tensor(values, name: str, ndim: int):
     try:
         t = torch.as_tensor(values).detach().cpu().double()
     except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{name} must be a tensor of numbers, got {type(values).__name__}") from e
+        raise TypeError(f"{name} must be a tensor of numbers, got {type(values).__name__}") from e
     if t.ndim != ndim:
         want = "(V,), one probability per token" if ndim == 1 else "(V, V), row a holding what follows a"
         raise ValueError(f"{name} must have shape {want}; got shape {tuple(t.shape)}")
@@ -121,18 +124,19 @@ def book_map(config, tokenizer=None, text: str | None = None, *, max_blocks: int
     ``text``, the map shows that text's real token pieces and ids.
     """
     for name in ("n_layer", "n_head", "n_embd", "vocab_size", "block_size"):
-        if not isinstance(getattr(config, name, None), int):
-            raise ValueError(f"book_map needs a GPTConfig (with n_layer, n_embd, ...), got {type(config).__name__}")
+        v = getattr(config, name, None)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"book_map needs a GPTConfig (with n_layer, n_embd, ...), got {type(config).__name__}")
     if (tokenizer is None) != (text is None):
         raise ValueError("pass both a tokenizer and a text to show real tokens, or neither for the plain map")
-    if not isinstance(max_blocks, int) or max_blocks < 3:
-        raise ValueError(f"max_blocks must be an integer of at least 3 (first, last and a gap), got {max_blocks!r}")
+    max_blocks = count("max_blocks", max_blocks, 3, expected="an integer of at least 3 (first, last and a gap)")
     ids: list[int] = []
     pieces: list[str] = []
     if tokenizer is not None:
         _check_tokenizer(tokenizer, "book_map")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"text must be a non-empty string such as 'The cat sat on the', got {text!r}")
+            error = TypeError if not isinstance(text, str) else ValueError
+            raise error(f"text must be a non-empty string such as 'The cat sat on the', got {text!r}")
         ids = list(tokenizer.encode(text))
         if len(ids) > config.block_size:
             raise ValueError(
@@ -386,15 +390,15 @@ def next_word_keyboard(probs, tokenizer, typed: str, *, k: int = 3, model: str =
             " pass softmax(logits) or a row of the bigram table P, not raw counts or logits"
         )
     if not isinstance(typed, str) or not typed:
-        raise ValueError(f"typed must be the non-empty text typed so far, such as 'we proceed any furt', got {typed!r}")
-    if not isinstance(k, int) or not 1 <= k <= min(5, len(p)):
-        raise ValueError(f"k (how many suggestions) must be an integer from 1 to {min(5, len(p))}, got {k!r}")
-    if seen is not None and (not isinstance(seen, int) or not 1 <= seen <= len(typed)):
-        raise ValueError(
-            f"seen must be None or a number of characters from 1 to len(typed) = {len(typed)}, got {seen!r}"
-        )
+        error = TypeError if not isinstance(typed, str) else ValueError
+        raise error(f"typed must be the non-empty text typed so far, such as 'we proceed any furt', got {typed!r}")
+    k = count("k (how many suggestions)", k, 1, min(5, len(p)))
+    if seen is not None:
+        seen = count("seen", seen, 1, len(typed),
+                     f"None or a number of characters from 1 to len(typed) = {len(typed)}")
     if not isinstance(model, str) or not model.strip():
-        raise ValueError(f"model must name the model, such as 'the bigram model', got {model!r}")
+        error = TypeError if not isinstance(model, str) else ValueError
+        raise error(f"model must name the model, such as 'the bigram model', got {model!r}")
 
     pieces = [tokenizer.decode([i]) for i in range(len(p))]
     top = torch.topk(p, k)
@@ -534,17 +538,17 @@ def bigram_lookup(counts, tokenizer, current: str, *, k: int = 6, smoothing: flo
         raise ValueError("counts must hold whole, non-negative counts (the table N before it is normalised)")
     _check_tokenizer(tokenizer, "bigram_lookup")
     if not isinstance(current, str) or len(current) != 1:
-        raise ValueError(f"current must be a single character such as 't', got {current!r}")
+        error = TypeError if not isinstance(current, str) else ValueError
+        raise error(f"current must be a single character such as 't', got {current!r}")
     try:
         ids = list(tokenizer.encode(current))
     except (ValueError, KeyError) as e:
         raise ValueError(f"current {current!r} is not in the tokenizer's vocabulary: {e}") from None
     if len(ids) != 1 or not 0 <= ids[0] < V:
         raise ValueError(f"current {current!r} must be one token of the table's {V} (its id is {ids})")
-    if not isinstance(k, int) or not 1 <= k <= min(7, V - 1):
-        raise ValueError(f"k (how many counts to show) must be an integer from 1 to {min(7, V - 1)}, got {k!r}")
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or smoothing < 0:
-        raise ValueError(f"smoothing must be a number >= 0 (1 for add-one smoothing), got {smoothing!r}")
+    k = count("k (how many counts to show)", k, 1, min(7, V - 1))
+    smoothing = fraction("smoothing", smoothing, lambda x: 0 <= x < math.inf,
+                         "a number >= 0 (1 for add-one smoothing)")
     a = ids[0]
     row = N[a]
     total = float(row.sum()) + smoothing * V
@@ -554,7 +558,7 @@ def bigram_lookup(counts, tokenizer, current: str, *, k: int = 6, smoothing: flo
     probs = (row + smoothing) / total
     if generator is not None:
         if not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         picked = int(torch.multinomial(probs.float(), 1, generator=generator))
     else:
         picked = int(probs.argmax())

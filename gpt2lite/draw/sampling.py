@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..validate import integer
+from ._args import count, fraction
 from .canvas import Drawing, piece_label
 from .style import SIZE
 
@@ -57,13 +59,15 @@ def record_frames(model, ids: Sequence[int], n: int, tokenizer, **sampling) -> l
         if ids.dim() != 1:
             raise ValueError(f"ids must be one sequence of token ids, got a tensor of shape {tuple(ids.shape)}")
         ids = ids.tolist()
-    ids = [int(i) for i in ids]
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"ids must be the prompt's token ids, not a {type(ids).__name__}; "
+                        "pass e.g. tokenizer.encode('A robot')")
+    ids = [integer(f"ids[{j}]", i) for j, i in enumerate(ids)]
     if not ids:
         raise ValueError("ids is empty: pass the prompt's token ids, e.g. tokenizer.encode('A robot')")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive number of steps, got {n!r}")
+    n = count("n", n, 1, expected="a positive number of steps")
     if not hasattr(tokenizer, "decode"):
-        raise ValueError(f"tokenizer must have a decode(ids) method, got {type(tokenizer).__name__}")
+        raise TypeError(f"tokenizer must have a decode(ids) method, got {type(tokenizer).__name__}")
     calls: list[dict] = []
 
     def before(module, args, kwargs):
@@ -99,7 +103,7 @@ def _check_frames(frames) -> list[GenerationFrame]:
         raise ValueError("frames is empty: pass the list that draw.record_frames(model, ids, n, tokenizer) returns")
     for i, f in enumerate(frames):
         if not isinstance(f, GenerationFrame):
-            raise ValueError(f"frame {i} is a {type(f).__name__}, not a GenerationFrame: use draw.record_frames")
+            raise TypeError(f"frame {i} is a {type(f).__name__}, not a GenerationFrame: use draw.record_frames")
         if not f.ids or len(f.pieces) != len(f.ids):
             raise ValueError(f"frame {i} has {len(f.ids)} ids but {len(f.pieces)} pieces; they must match")
         if not 1 <= f.fed <= min(len(f.ids), f.context):
@@ -154,8 +158,7 @@ def generation_frames(frames: Sequence[GenerationFrame], *, max_frames: int = 8)
     rows are drawn.
     """
     frames = _check_frames(frames)
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
+    max_frames = count("max_frames", max_frames, 1, expected="a positive integer")
     shown, more = frames[:max_frames], max(0, len(frames) - max_frames)
     prompt_len = len(frames[0].ids)
     last = shown[-1]
@@ -241,8 +244,7 @@ def kv_cache(frames: Sequence[GenerationFrame], *, max_rows: int = 8) -> Drawing
     still empty: the cache is allocated for the whole context at once. Past the context every step refills it.
     """
     frames = _check_frames(frames)
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 3:
-        raise ValueError(f"max_rows must be an integer >= 3, got {max_rows!r}")
+    max_rows = count("max_rows", max_rows, 3)
     context = frames[0].context
     for i, f in enumerate(frames):
         if f.cached + f.new > context or f.new < 1:
@@ -335,7 +337,11 @@ def top_k_top_p(probs, k: int, p: float, labels: Sequence[str], *, max_bars: int
 
     from ..generate import filter_logits
 
-    t = torch.as_tensor(probs, dtype=torch.float64) if not isinstance(probs, torch.Tensor) else probs.double()
+    try:
+        t = torch.as_tensor(probs, dtype=torch.float64) if not isinstance(probs, torch.Tensor) else probs.double()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"probs must be one distribution (V,), a tensor or a list of numbers, got "
+                        f"{type(probs).__name__}") from None
     if t.dim() == 2 and t.size(0) == 1:
         t = t[0]
     if t.dim() != 1 or t.numel() < 2:
@@ -344,15 +350,14 @@ def top_k_top_p(probs, k: int, p: float, labels: Sequence[str], *, max_bars: int
         raise ValueError(f"probs must be probabilities (>= 0, summing to 1), they sum to {float(t.sum()):.4f}: "
                          "pass softmax(logits), not the logits")
     V = t.numel()
+    if isinstance(labels, str) or not isinstance(labels, Sequence) or not all(isinstance(s, str) for s in labels):
+        raise TypeError(f"labels must be a list of strings, one per token (e.g. tok.chars), got {labels!r:.60}")
     labels = list(labels)
     if len(labels) != V:
         raise ValueError(f"{len(labels)} labels for {V} probabilities: pass one label per token")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= V:
-        raise ValueError(f"k must be an integer from 1 to {V}, got {k!r}")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"p must be a number in (0, 1], got {p!r}")
-    if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 2:
-        raise ValueError(f"max_bars must be an integer >= 2, got {max_bars!r}")
+    k = count("k", k, 1, V)
+    p = fraction("p", p, lambda x: 0 < x <= 1, "a number in (0, 1]")
+    max_bars = count("max_bars", max_bars, 2)
     logits = torch.log(t.float())[None]
     order = torch.argsort(t, descending=True, stable=True)
     sorted_p = t[order]
@@ -438,9 +443,9 @@ def sliding_window(n_tokens: int, block_size: int, *, steps: int = 3) -> Drawing
     Draws the last ``steps`` steps of a text that has grown to ``n_tokens`` tokens, one row each: the tokens fed
     (at positions 0 to block_size - 1, whatever their place in the text) and the older ones that are no longer fed.
     """
-    for name, v in (("n_tokens", n_tokens), ("block_size", block_size), ("steps", steps)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    n_tokens = count("n_tokens", n_tokens, 1, expected="a positive integer")
+    block_size = count("block_size", block_size, 1, expected="a positive integer")
+    steps = count("steps", steps, 1, expected="a positive integer")
     lengths = [L for L in range(n_tokens - steps + 1, n_tokens + 1) if L >= 1]
     probe = Drawing(10, 10)
     notes = [f"{L} tokens: " + (f"{L - block_size} not fed" if L > block_size else "all fed") for L in lengths]

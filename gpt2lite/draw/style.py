@@ -55,6 +55,9 @@ def allowed_colours() -> set[str]:
 
 def colour(concept: str) -> Colour:
     """The colours of ``concept``; a clear error for a concept the palette lacks."""
+    if not isinstance(concept, str):
+        raise TypeError(f"concept must be a str naming a palette entry ({', '.join(PALETTE)}), "
+                        f"got {type(concept).__name__}")
     try:
         return PALETTE[concept]
     except KeyError:

@@ -15,6 +15,7 @@ from functools import lru_cache
 import regex
 
 from ..tokenizer import GPT2_SPLIT_PATTERN, BPETokenizer, bytes_to_unicode
+from ._args import count, fraction
 from .canvas import PAD, Drawing, piece_label, rounded as _r
 from .style import FONT, MONO, SIZE, SMALL, colour
 
@@ -95,7 +96,7 @@ def _note_size(width: float) -> float:
 
 def _check_text(text: object, name: str = "text") -> str:
     if not isinstance(text, str):
-        raise ValueError(f"{name} must be a str, got {type(text).__name__}; pass e.g. \"Hello, world!\"")
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}; pass e.g. \"Hello, world!\"")
     if not text:
         raise ValueError(f"{name} is empty; pass some text, e.g. \"Hello, world!\"")
     return text
@@ -103,7 +104,7 @@ def _check_text(text: object, name: str = "text") -> str:
 
 def _check_tokenizer(tokenizer: object) -> BPETokenizer:
     if not isinstance(tokenizer, BPETokenizer):
-        raise ValueError(
+        raise TypeError(
             f"tokenizer must be a gpt2lite.tokenizer.BPETokenizer, got {type(tokenizer).__name__}; pass e.g. "
             "BPETokenizer.from_tiktoken(\"gpt2\") or a BPETokenizer you trained"
         )
@@ -111,9 +112,7 @@ def _check_tokenizer(tokenizer: object) -> BPETokenizer:
 
 
 def _check_count(value: object, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    return value
+    return count(name, value, least)
 
 
 def _merge_steps(tokenizer: BPETokenizer, data: bytes) -> list[tuple[list[int], int | None, set[int]]]:
@@ -318,10 +317,10 @@ def pretokenizer_chunks(text: str, pattern: str = GPT2_SPLIT_PATTERN, *, max_chu
     """
     text = _check_text(text)
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"pattern must be a non-empty regex string, got {pattern!r}; pass e.g. GPT2_SPLIT_PATTERN")
+        error = TypeError if not isinstance(pattern, str) else ValueError
+        raise error(f"pattern must be a non-empty regex string, got {pattern!r}; pass e.g. GPT2_SPLIT_PATTERN")
     max_chunks = _check_count(max_chunks, "max_chunks", 1)
-    if not isinstance(width, (int, float)) or not 200 <= width <= MAX_WIDTH:
-        raise ValueError(f"width must be between 200 and {MAX_WIDTH:g} points, got {width!r}")
+    width = fraction("width", width, lambda w: 200 <= w <= MAX_WIDTH, f"between 200 and {MAX_WIDTH:g} points")
     chunks = _chunks(text, pattern)
     if not chunks:
         raise ValueError(f"the pattern finds no chunk in {text!r}; pass text it matches")
@@ -529,8 +528,7 @@ def tokenization_pipeline(tokenizer: BPETokenizer, text: str, *, max_chunks: int
     tokenizer = _check_tokenizer(tokenizer)
     text = _check_text(text)
     max_chunks = _check_count(max_chunks, "max_chunks", 1)
-    if not isinstance(width, (int, float)) or not 300 <= width <= MAX_WIDTH:
-        raise ValueError(f"width must be between 300 and {MAX_WIDTH:g} points, got {width!r}")
+    width = fraction("width", width, lambda w: 300 <= w <= MAX_WIDTH, f"between 300 and {MAX_WIDTH:g} points")
     chunks = _chunks(text, tokenizer.pattern)
     if not chunks:
         raise ValueError(f"the tokenizer's pattern finds no chunk in {text!r}; pass other text")

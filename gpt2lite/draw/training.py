@@ -8,11 +8,13 @@ given) and draws its own learning-rate schedule with `lr_at`; `shifted_windows` 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from ._args import count
 from .canvas import Box, Drawing, piece_label, rounded as _r
 from .style import INK, MUTED, SIZE
 
@@ -24,6 +26,19 @@ MARGIN = 10.0
 
 
 # ------------------------------------------------------------------------------------------------- helpers
+def _columns_that_fit(widths: list[float], room: float, more_w: float, gap: float) -> tuple[int, float]:
+    """How many columns of `widths` (each followed by `gap`) fit in `room`, leaving space for a note of `more_w`
+    after them unless all fit; and the width the shown ones take."""
+    shown, used = 0, 0.0
+    for c, w in enumerate(widths):
+        rest = 0 if c == len(widths) - 1 else more_w
+        if used + w + rest > room:
+            break
+        used += w + gap
+        shown += 1
+    return shown, used
+
+
 def _count(n: int) -> str:
     """An integer with thousands separators: 1,003,854."""
     return f"{int(n):,}"
@@ -85,28 +100,28 @@ def _ids_of(source, tokenizer, what: str) -> list[int]:
             raise ValueError(f"{what}: the text is empty; pass a text or its token ids, e.g. tok.encode(text)")
         return list(tokenizer.encode(source))
     if isinstance(source, torch.Tensor):
-        if source.dim() != 1 or source.is_floating_point():
-            raise ValueError(
+        if source.dim() != 1 or source.is_floating_point() or source.dtype == torch.bool:
+            error = ValueError if source.dim() != 1 else TypeError
+            raise error(
                 f"{what}: token ids must be a 1-D tensor of integers, got shape {tuple(source.shape)} "
                 f"and dtype {source.dtype}; pass one sequence, e.g. train_ids or x[0]"
             )
         return source.tolist()
-    if isinstance(source, Sequence) and all(isinstance(i, int) and not isinstance(i, bool) for i in source):
-        return list(source)
-    raise ValueError(f"{what}: pass a text (str) or its token ids (a list of ints or a 1-D tensor), "
+    if isinstance(source, Sequence) and all(isinstance(i, numbers.Integral) and not isinstance(i, bool)
+                                            for i in source):
+        return [int(i) for i in source]
+    raise TypeError(f"{what}: pass a text (str) or its token ids (a list of ints or a 1-D tensor), "
                      f"got {type(source).__name__}")
 
 
 def _check_tokenizer(tokenizer, what: str) -> None:
     if not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode")):
-        raise ValueError(f"{what}: tokenizer must have encode and decode (a CharTokenizer or BPETokenizer), "
+        raise TypeError(f"{what}: tokenizer must have encode and decode (a CharTokenizer or BPETokenizer), "
                          f"got {type(tokenizer).__name__}")
 
 
 def _check_count(name: str, value, smallest: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
-        raise ValueError(f"{name} must be an integer >= {smallest}, got {value!r}")
-    return value
+    return count(name, value, smallest)
 
 
 def _pieces(tokenizer, ids: list[int]) -> list[str]:
@@ -126,11 +141,11 @@ def training_step(cfg, model=None) -> Drawing:
     from ..training import TrainConfig, lr_at
 
     if not isinstance(cfg, TrainConfig):
-        raise ValueError(f"training_step draws a TrainConfig, got {type(cfg).__name__}; "
+        raise TypeError(f"training_step draws a TrainConfig, got {type(cfg).__name__}; "
                          "pass e.g. TrainConfig(batch_size=16, block_size=64)")
     mcfg = getattr(model, "config", None)
     if model is not None and (mcfg is None or not hasattr(model, "parameters")):
-        raise ValueError(f"model must be a GPT (with .config), got {type(model).__name__}; or leave it out")
+        raise TypeError(f"model must be a GPT (with .config), got {type(model).__name__}; or leave it out")
     T = cfg.block_size or (mcfg.block_size if mcfg is not None else None)
     if T is None:
         raise ValueError("cfg.block_size is None (use the model's context), but no model was given; "
@@ -269,13 +284,7 @@ def shifted_windows(tokenizer, source, block_size: int, start: int = 0) -> Drawi
     widths = [_r(max(w, 18.0)) for w in widths]
     more_w = d.measure(f"\u2026 {T} more", NOTE)[0] + 8
     room = WIDTH - 2 * MARGIN - label_w
-    shown, used = 0, 0.0
-    for t, w in enumerate(widths):
-        rest = 0 if t == T - 1 else more_w
-        if used + w + rest > room:
-            break
-        used += w + gap
-        shown += 1
+    shown, used = _columns_that_fit(widths, room, more_w, gap)
     if shown == 0:
         raise ValueError(f"{what}: the first token {pieces[0]!r} is too long to draw; start elsewhere")
     hidden = T - shown
@@ -337,16 +346,18 @@ def batch_windows(tokenizer, data, batch_size: int, block_size: int, *, seed: in
     what = "batch_windows"
     _check_tokenizer(tokenizer, what)
     B, T = _check_count("batch_size", batch_size), _check_count("block_size", block_size)
-    _check_count("seed", seed, smallest=0)
-    _check_count("max_rows", max_rows), _check_count("max_cols", max_cols)
+    seed = _check_count("seed", seed, smallest=0)
+    max_rows, max_cols = _check_count("max_rows", max_rows), _check_count("max_cols", max_cols)
     if not isinstance(data, torch.Tensor) or data.dim() != 1 or data.is_floating_point():
-        raise ValueError(f"{what}: data must be a 1-D tensor of token ids, e.g. train_ids or "
+        error = ValueError if isinstance(data, torch.Tensor) and not data.is_floating_point() else TypeError
+        raise error(f"{what}: data must be a 1-D tensor of token ids, e.g. train_ids or "
                          "torch.tensor(tok.encode(text))")
     if len(data) < T + 1:
         raise ValueError(f"{what}: data has {len(data)} tokens, but a window of block_size={T} needs {T + 1}; "
                          "use more data or a smaller block_size")
     if val_data is not None and (not isinstance(val_data, torch.Tensor) or val_data.dim() != 1):
-        raise ValueError(f"{what}: val_data must be a 1-D tensor of token ids (e.g. val_ids), or None")
+        error = ValueError if isinstance(val_data, torch.Tensor) else TypeError
+        raise error(f"{what}: val_data must be a 1-D tensor of token ids (e.g. val_ids), or None")
 
     g = torch.Generator().manual_seed(seed)
     starts = torch.randint(len(data) - T, (B,), generator=g).tolist()  # get_batch's own draw
@@ -367,13 +378,7 @@ def batch_windows(tokenizer, data, batch_size: int, block_size: int, *, seed: in
     label_w = d.measure(f"x[{rows - 1}]", SIZE, mono=True)[0] + 10
     more_w = d.measure(f"\u2026 {T} more", NOTE)[0] + 8
     room = WIDTH - 2 * MARGIN - label_w - next_w - 12
-    used, shown = 0.0, 0
-    for c, w in enumerate(col_w):
-        rest = 0 if c == T - 1 else more_w
-        if used + w + gap + rest > room:
-            break
-        used += w + gap
-        shown += 1
+    shown, used = _columns_that_fit(col_w, room - gap, more_w, gap)
     if shown == 0:
         raise ValueError(f"{what}: the tokens are too long to draw; pass a smaller block_size or max_cols")
     hidden_cols = T - shown

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 
 from .. import draw
+from ..draw._args import flag
 from .figure import Interactive, rounded
 
 __all__ = ["MAX_MODELS", "MAX_TOKENS", "attention_explorer"]
@@ -35,7 +37,8 @@ def _check_tokens(tokens) -> list[str]:
         raise ValueError("tokens is empty; pass one string per position of the maps")
     for i, t in enumerate(tokens):
         if not isinstance(t, str) or t == "":
-            raise TypeError(f"tokens[{i}] is {t!r}; every token must be a non-empty string (its text)")
+            error = TypeError if not isinstance(t, str) else ValueError
+            raise error(f"tokens[{i}] is {t!r}; every token must be a non-empty string (its text)")
     if len(tokens) > MAX_TOKENS:
         raise ValueError(
             f"{len(tokens)} tokens are too many to show: the figure takes at most {MAX_TOKENS}; "
@@ -109,23 +112,22 @@ def _models(maps) -> dict[str, torch.Tensor]:
             raise ValueError(f"{len(maps)} models are too many for one figure; pass at most {MAX_MODELS}")
         for key in maps:
             if not isinstance(key, str) or not key.strip():
-                raise TypeError(f"model names must be non-empty strings (they head the panels), got {key!r}")
+                error = TypeError if not isinstance(key, str) else ValueError
+                raise error(f"model names must be non-empty strings (they head the panels), got {key!r}")
         return dict(maps)
     return {"": maps}
 
 
 def _causal_flags(names: list[str], causal) -> dict[str, bool | None]:
     """The ``causal`` argument as {name: True, False or None (infer from the weights)}."""
-    if causal is None or isinstance(causal, bool):
-        return dict.fromkeys(names, causal)
+    if causal is None or isinstance(causal, (bool, np.bool_)):
+        return dict.fromkeys(names, None if causal is None else bool(causal))
     if isinstance(causal, Mapping):
         unknown = [k for k in causal if k not in names]
         if unknown:
             raise ValueError(f"causal names {unknown!r}, which are not among the models {names!r}")
-        for k, v in causal.items():
-            if not isinstance(v, bool):
-                raise TypeError(f"causal[{k!r}] must be True or False, got {v!r}")
-        return {n: causal.get(n) for n in names}
+        flags = {k: flag(f"causal[{k!r}]", v) for k, v in causal.items()}
+        return {n: flags.get(n) for n in names}
     raise TypeError(f"causal must be None (read it from the weights), True, False or {{name: bool}}, got {causal!r}")
 
 

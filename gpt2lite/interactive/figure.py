@@ -22,6 +22,7 @@ import re
 from importlib import resources
 from typing import Any
 
+from ..draw._args import count
 from ..draw.canvas import Drawing
 from ..draw.style import BACKGROUND, INK, MUTED, PALETTE
 
@@ -45,6 +46,7 @@ def rounded(values, digits: int = 9) -> Any:
 
     Takes a tensor, an array or nested lists; keeps the JSON short and the same on every run.
     """
+    digits = count("digits", digits, 1, 17)
     if hasattr(values, "tolist"):
         values = values.tolist()
     if isinstance(values, (list, tuple)):
@@ -75,6 +77,9 @@ class Interactive:
             raise TypeError(f"data must be a dict of JSON values, got {type(data).__name__}")
         if not isinstance(still, Drawing):
             raise TypeError(f"still must be a gpt2lite.draw Drawing, got {type(still).__name__}")
+        for arg, value in (("alt", alt), ("caption", caption), ("name", name)):
+            if not isinstance(value, str):
+                raise TypeError(f"{arg} must be a str, got {type(value).__name__} {value!r:.60}")
         if len(alt.strip()) < 20:
             raise ValueError(f"alt text must describe the figure in a sentence (20 characters or more), got {alt!r}")
         if not caption.strip():

@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from .. import draw
+from ..draw._args import count
 from ..model import GPT
 from .figure import Interactive
 from .sampling import _check_model_and_tokenizer, _check_prompts
@@ -99,8 +100,7 @@ def generation_playground(
     """
     chars = _check_model_and_tokenizer(model, tokenizer)
     prompts = _check_prompts(prompts, chars)
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= 500:
-        raise ValueError(f"max_new_tokens must be an integer from 1 to 500, got {max_new_tokens!r}")
+    max_new_tokens = count("max_new_tokens", max_new_tokens, 1, 500)
     onnx_bytes = export_onnx(model, io.BytesIO())
     device = model.transformer.wte.weight.device
     canned = []

@@ -73,7 +73,7 @@ window.gpt2lite.define("generation", async (live, data, figure) => {
   const bytes = Uint8Array.from(atob(data.model), (c) => c.charCodeAt(0));
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
 
-  // The logits (V,) after the ids, as gpt2lite.generate._next_logits computes them without a cache:
+  // The logits (V,) after the ids, as GPT.next_logits computes them without a cache:
   // `model(seq[:, -window:], last_only=True)[:, -1]`, the last block_size ids only (the sliding window).
   async function nextLogits(ids) {
     const window = ids.slice(-data.block_size);
