@@ -4,6 +4,7 @@
     python benchmarks/suite.py --quick         # small sizes, a smoke run for CI (under 2 minutes)
     python benchmarks/suite.py --device cuda   # on a GPU: bf16 autocast, flash attention, fused AdamW
     python benchmarks/suite.py --only forward,generate-124m
+    python benchmarks/suite.py --peers         # against CTranslate2, ONNX Runtime, llama.cpp (benchmarks/peers.py)
 
 Both models compute the same function: transformers' model is loaded from a checkpoint that gpt2lite wrote with
 ``save_pretrained``. After a warm-up, the two are timed in turns, A B B A A B ..., so that a slow patch of the machine
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2lite import GPT, GPTConfig
+from gpt2lite.quantize import greedy_agreement, logit_error, quantize
 from gpt2lite.training import TrainConfig, configure_optimizer, next_token_loss
 
 HERE = Path(__file__).resolve().parent
@@ -44,10 +46,13 @@ class Row:
     unit: str
     rates: dict[str, dict[str, float]] = field(default_factory=dict)  # impl -> {median, min, max}
     notes: list[str] = field(default_factory=list)
+    reference: str = "transformers"  # the column the ratios divide by
+    bytes_per_weight: dict[str, float] = field(default_factory=dict)  # impl -> bytes it reads per weight
+    greedy_shared: dict[str, int] = field(default_factory=dict)  # impl -> greedy tokens equal to gpt2lite fp32's
 
-    def ratio(self, ours: str = "gpt2lite", theirs: str = "transformers") -> float | None:
-        if ours in self.rates and theirs in self.rates:
-            return self.rates[ours]["median"] / self.rates[theirs]["median"]
+    def ratio(self, ours: str = "gpt2lite") -> float | None:
+        if ours in self.rates and self.reference in self.rates:
+            return self.rates[ours]["median"] / self.rates[self.reference]["median"]
         return None
 
 
@@ -183,7 +188,9 @@ def train_step(args, device) -> list[Row]:
                 "tok/s", rates, notes)]
 
 
-def generation(args, device, name: str, config: GPTConfig, batch: int, new: int, bf16: bool = False) -> list[Row]:
+def generation(args, device, name: str, config: GPTConfig, batch: int, new: int, low: bool = False) -> list[Row]:
+    """Greedy generation, gpt2lite against transformers; with `low`, also gpt2lite's bf16 and int8 copies (int8 on
+    the CPU only) and the memory bandwidth each reaches against a plain streaming read of the same machine."""
     ours, theirs = pair(config, device)
     prompt = tokens(config, batch, 16, device)
 
@@ -193,21 +200,42 @@ def generation(args, device, name: str, config: GPTConfig, batch: int, new: int,
     def run_theirs():
         return theirs.generate(prompt, max_new_tokens=new, do_sample=False)
 
+    fns = {"gpt2lite": run_ours, "transformers": run_theirs}
+    kinds = [k for k in (("bf16", "int8") if low else ()) if k == "bf16" or device.type == "cpu"]
+    lows = {kind: quantize(ours, kind) for kind in kinds}
     with torch.inference_mode():
         same = torch.equal(run_ours(), run_theirs())
-        fns = {"gpt2lite": run_ours, "transformers": run_theirs}
         notes = [f"greedy tokens identical to transformers: {same}"]
-        if bf16:
-            low = GPT(config).to(device).eval()
-            low.load_state_dict(ours.state_dict())
-            low = low.to(torch.bfloat16)
-            fns["gpt2lite bf16"] = lambda: run_ours(low)
-            ref, got = run_ours()[:, 16:], run_ours(low)[:, 16:]
-            agree = (ref == got).float().mean().item()
-            first = int((ref != got).any(0).float().argmax()) if not torch.equal(ref, got) else new
-            notes.append(f"bf16 greedy tokens equal to fp32: {agree:.0%} (identical for the first {first} of {new})")
+        for kind, model in lows.items():
+            fns[f"gpt2lite {kind}"] = lambda model=model: run_ours(model)
+            shared = greedy_agreement(ours, model, prompt[:1], new)
+            error = logit_error(ours, model, prompt)
+            notes.append(f"{kind}: greedy tokens equal to fp32 for the first {shared} of {new}, max logit error "
+                         f"{error:.2%} of the range (random weights)")
         rates = interleaved(fns, batch * new, args.repeats, device)
+    if low and device.type == "cpu" and batch == 1:
+        weight_bytes = {"gpt2lite": 4, "transformers": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1}
+        n = ours.num_parameters()
+        read = streaming_read_gbs()
+        notes.append(f"plain streaming read {read:.1f} GB/s; weights read per token at the median rate: "
+                     + ", ".join(f"{impl} {n * weight_bytes[impl] * r['median'] / 1e9:.1f} GB/s"
+                                 for impl, r in rates.items()))
     return [Row(f"greedy generation, {name}, batch {batch}, 16-token prompt, {new} new", "tok/s", rates, notes)]
+
+
+def streaming_read_gbs(megabytes: int = 512, repeats: int = 5) -> float:
+    """GB/s of the simplest read there is, a sum over a buffer far larger than the caches: the ceiling for
+    generation at batch 1, which reads every weight once per token."""
+    buffer = torch.ones(megabytes * 2**20 // 4)
+    buffer.sum()
+    best = min(_seconds(buffer.sum) for _ in range(repeats))
+    return buffer.numel() * 4 / best / 1e9
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def generate_tiny(args, device) -> list[Row]:
@@ -216,8 +244,8 @@ def generate_tiny(args, device) -> list[Row]:
 
 def generate_124m(args, device) -> list[Row]:
     if args.quick:
-        return generation(args, device, "2 x 256", GPTConfig(n_layer=2, n_head=4, n_embd=256), 1, 16, bf16=True)
-    rows = generation(args, device, "124M", GPTConfig.from_name("gpt2"), 1, 256, bf16=device.type == "cpu")
+        return generation(args, device, "2 x 256", GPTConfig(n_layer=2, n_head=4, n_embd=256), 1, 16, low=True)
+    rows = generation(args, device, "124M", GPTConfig.from_name("gpt2"), 1, 256, low=True)
     return rows + generation(args, device, "124M", GPTConfig.from_name("gpt2"), 8, 128)
 
 
@@ -339,6 +367,56 @@ def _name(config: GPTConfig) -> str:
     return f"{config.n_layer} x {config.n_embd}"
 
 
+def peers(args, device) -> list[Row]:
+    """gpt2lite (fp32, bf16, int8) against CTranslate2, ONNX Runtime and llama.cpp on the same random 124M weights:
+    batch 1, a 32-token prompt, greedy tokens, the same threads, interleaved rounds (benchmarks/peers.py)."""
+    from peers import peer_engines
+
+    if device.type != "cpu":
+        raise SystemExit("--peers compares CPU engines: run it with --device cpu")
+    config = GPTConfig.from_name("gpt2") if not args.quick else GPTConfig(n_layer=2, n_head=4, n_embd=256)
+    n = 128 if not args.quick else 16
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = GPT(config).eval()
+    prompt = tokens(config, 1, 32, device)[0].tolist()
+    vocab_dir = args.vocab_dir or gpt2_vocab_dir()
+    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+        engines, notes = peer_engines(model, prompt, n, vocab_dir, Path(tmp), torch.get_num_threads(),
+                                      args.llama_convert)
+        idx = torch.tensor([prompt])
+        lows = {kind: quantize(model, kind) for kind in ("bf16", "int8")}
+        fns = {"gpt2lite": lambda: model.generate(idx, n, temperature=0)}
+        fns.update({f"gpt2lite {k}": (lambda m=m: m.generate(idx, n, temperature=0)) for k, m in lows.items()})
+        fns.update({e.name: (lambda e=e: e.generate(prompt, n)) for e in engines})
+        rates = interleaved(fns, n, args.repeats, device)
+        ours = fns["gpt2lite"]()[0, 32:].tolist()
+        shared = {name: _shared(ours, fn()[0, 32:].tolist() if name.startswith("gpt2lite") else fn())
+                  for name, fn in fns.items()}
+    sizes = {"gpt2lite": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1, **{e.name: e.weight_bytes for e in engines}}
+    weights = model.num_parameters()
+    notes.append(f"plain streaming read {streaming_read_gbs():.1f} GB/s; weights read per token at the median rate: "
+                 + ", ".join(f"{name} {weights * sizes[name] * r['median'] / 1e9:.1f} GB/s"
+                             for name, r in rates.items()))
+    reference = "llama.cpp f32" if "llama.cpp f32" in rates else next(iter(rates))
+    return [Row(f"greedy generation against other engines, {_name(config)}, batch 1, 32-token prompt, {n} new",
+                "tok/s", rates, notes, reference, sizes, shared)]
+
+
+def _shared(ours: list[int], theirs: list[int]) -> int:
+    """How many greedy tokens two runs share before they first differ."""
+    return next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+
+
+def gpt2_vocab_dir() -> Path:
+    """OpenAI's encoder.json and vocab.bpe: gpt2lite's own cached download (GPT2LITE_GPT2_VOCAB_DIR to point at a
+    folder that has them)."""
+    from gpt2lite.data import gpt2_vocab_files
+
+    encoder, _ = gpt2_vocab_files()
+    return Path(encoder).parent
+
+
 WORKLOADS = {
     "forward": forward,
     "train": train_step,
@@ -351,18 +429,18 @@ WORKLOADS = {
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| workload | unit | gpt2lite (median, min-max) | transformers (median, min-max) | ratio |",
+    lines = ["| workload | unit | gpt2lite (median, min-max) | reference (median, min-max) | ratio |",
              "| --- | --- | ---: | ---: | ---: |"]
     fmt = lambda r: f"{r['median']:,.3g} ({r['min']:,.3g}-{r['max']:,.3g})"  # noqa: E731
     for row in rows:
-        ours, theirs = row.rates.get("gpt2lite"), row.rates.get("transformers")
+        ours, theirs = row.rates.get("gpt2lite"), row.rates.get(row.reference)
         ratio = row.ratio()
-        lines.append(f"| {row.workload} | {row.unit} | {fmt(ours) if ours else '-'} | {fmt(theirs) if theirs else '-'} "
-                     f"| {f'{ratio:.2f}x' if ratio else '-'} |")
+        lines.append(f"| {row.workload} | {row.unit} | {fmt(ours) if ours else '-'} | "
+                     f"{f'{row.reference} {fmt(theirs)}' if theirs else '-'} | {f'{ratio:.2f}x' if ratio else '-'} |")
         for name, rate in row.rates.items():
-            if name not in ("gpt2lite", "transformers"):
-                lines.append(f"| ... {name} | {row.unit} | {fmt(rate)} | | "
-                             f"{rate['median'] / theirs['median']:.2f}x |")
+            if name not in ("gpt2lite", row.reference):
+                share = f"{rate['median'] / theirs['median']:.2f}x" if theirs else "-"
+                lines.append(f"| ... {name} | {row.unit} | {fmt(rate)} | | {share} |")
     notes = [f"- {row.workload}: {'; '.join(row.notes)}" for row in rows if row.notes]
     return "\n".join(lines + [""] + notes)
 
@@ -376,12 +454,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="torch.compile gpt2lite's model for the train step")
     parser.add_argument("--gpu-batch", type=int, default=16, help="GPU training batch size (of 1024-token rows)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: print only)")
+    parser.add_argument("--peers", action="store_true", help="only: gpt2lite against CTranslate2, ONNX Runtime and "
+                        "llama.cpp (see benchmarks/peers.py for what to install)")
+    parser.add_argument("--vocab-dir", type=Path, default=None, help="folder with GPT-2's encoder.json and vocab.bpe")
+    parser.add_argument("--llama-convert", type=Path, default=None, help="llama.cpp's convert_hf_to_gguf.py")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 5)
     device = torch.device(args.device)
     torch.set_float32_matmul_precision("high")  # TF32 on GPUs that have it; no effect on the CPU
-    chosen = args.only.split(",") if args.only else list(WORKLOADS)
-    unknown = set(chosen) - set(WORKLOADS)
+    chosen = ["peers"] if args.peers else args.only.split(",") if args.only else list(WORKLOADS)
+    unknown = set(chosen) - set(WORKLOADS) - {"peers"}
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}; choose from {', '.join(WORKLOADS)}")
     info = machine(device)
@@ -390,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for name in chosen:
         t0 = time.perf_counter()
-        rows += WORKLOADS[name](args, device)
+        rows += (peers if name == "peers" else WORKLOADS[name])(args, device)
         print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     print(table(rows))
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
