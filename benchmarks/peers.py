@@ -127,6 +127,8 @@ def onnxruntime_engines(model: GPT, work: Path, threads: int, slots: int) -> lis
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # Its threads would otherwise spin on the cores after each run, and slow whatever the harness times next.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     engines = []
     for path, name, size in ((fp32, "ONNX Runtime float32", 4), (int8, "ONNX Runtime int8", 1)):
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -5,6 +5,7 @@
     python benchmarks/suite.py --device cuda   # on a GPU: bf16 autocast, flash attention, fused AdamW
     python benchmarks/suite.py --only forward,generate-124m
     python benchmarks/suite.py --peers         # against CTranslate2, ONNX Runtime, llama.cpp (benchmarks/peers.py)
+    python benchmarks/suite.py --peers --alone # gpt2lite's rows of --peers, in a process without the peers
 
 Both models compute the same function: transformers' model is loaded from a checkpoint that gpt2lite wrote with
 ``save_pretrained``. After a warm-up, the two are timed in turns, A B B A A B ..., so that a slow patch of the machine
@@ -62,8 +63,12 @@ def _sync(device: torch.device) -> None:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], work: float, repeats: int, device: torch.device,
-                warmup: int = 1) -> dict[str, dict[str, float]]:
-    """Time each function `repeats` times in A B B A order after `warmup` runs each; rates = work / seconds."""
+                warmup: int = 1, pause: float = 0.0) -> dict[str, dict[str, float]]:
+    """Time each function `repeats` times in A B B A order after `warmup` runs each; rates = work / seconds.
+
+    `pause` seconds of sleep before each timed run let the thread pools of the run before go idle (OpenMP's
+    threads spin for up to 200 ms after a parallel region): needed when the functions come from different
+    runtimes, each with threads of its own, on the same cores."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -72,6 +77,7 @@ def interleaved(fns: dict[str, Callable[[], object]], work: float, repeats: int,
     names = list(fns)
     for r in range(repeats):
         for name in names if r % 2 == 0 else names[::-1]:
+            time.sleep(pause)
             start = time.perf_counter()
             fns[name]()
             _sync(device)
@@ -189,8 +195,9 @@ def train_step(args, device) -> list[Row]:
 
 
 def generation(args, device, name: str, config: GPTConfig, batch: int, new: int, low: bool = False) -> list[Row]:
-    """Greedy generation, gpt2lite against transformers; with `low`, also gpt2lite's bf16 and int8 copies (int8 on
-    the CPU only) and the memory bandwidth each reaches against a plain streaming read of the same machine."""
+    """Greedy generation, gpt2lite against transformers; with `low`, also gpt2lite's quantized copies (on the CPU
+    fp32, the same weights streamed, bf16 and int8; on a GPU bf16) and the memory bandwidth each reaches against a
+    plain streaming read of the same machine."""
     ours, theirs = pair(config, device)
     prompt = tokens(config, batch, 16, device)
 
@@ -201,7 +208,7 @@ def generation(args, device, name: str, config: GPTConfig, batch: int, new: int,
         return theirs.generate(prompt, max_new_tokens=new, do_sample=False)
 
     fns = {"gpt2lite": run_ours, "transformers": run_theirs}
-    kinds = [k for k in (("bf16", "int8") if low else ()) if k == "bf16" or device.type == "cpu"]
+    kinds = [k for k in (("fp32", "bf16", "int8") if low else ()) if k == "bf16" or device.type == "cpu"]
     lows = {kind: quantize(ours, kind) for kind in kinds}
     with torch.inference_mode():
         same = torch.equal(run_ours(), run_theirs())
@@ -214,7 +221,8 @@ def generation(args, device, name: str, config: GPTConfig, batch: int, new: int,
                          f"{error:.2%} of the range (random weights)")
         rates = interleaved(fns, batch * new, args.repeats, device)
     if low and device.type == "cpu" and batch == 1:
-        weight_bytes = {"gpt2lite": 4, "transformers": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1}
+        weight_bytes = {"gpt2lite": 4, "transformers": 4, "gpt2lite fp32": 4, "gpt2lite bf16": 2,
+                        "gpt2lite int8": 1}
         n = ours.num_parameters()
         read = streaming_read_gbs()
         notes.append(f"plain streaming read {read:.1f} GB/s; weights read per token at the median rate: "
@@ -368,8 +376,9 @@ def _name(config: GPTConfig) -> str:
 
 
 def peers(args, device) -> list[Row]:
-    """gpt2lite (fp32, bf16, int8) against CTranslate2, ONNX Runtime and llama.cpp on the same random 124M weights:
-    batch 1, a 32-token prompt, greedy tokens, the same threads, interleaved rounds (benchmarks/peers.py)."""
+    """gpt2lite (the model, and its quantize copies fp32, bf16, int8) against CTranslate2, ONNX Runtime and
+    llama.cpp on the same random 124M weights: batch 1, a 32-token prompt, greedy tokens, the same threads,
+    interleaved rounds (benchmarks/peers.py)."""
     from peers import peer_engines
 
     if device.type != "cpu":
@@ -382,18 +391,21 @@ def peers(args, device) -> list[Row]:
     prompt = tokens(config, 1, 32, device)[0].tolist()
     vocab_dir = args.vocab_dir or gpt2_vocab_dir()
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-        engines, notes = peer_engines(model, prompt, n, vocab_dir, Path(tmp), torch.get_num_threads(),
-                                      args.llama_convert)
+        if args.alone:  # the same rows in a process that never loads the peers' libraries
+            engines, notes = [], ["gpt2lite alone: no peer loaded in this process"]
+        else:
+            engines, notes = peer_engines(model, prompt, n, vocab_dir, Path(tmp), torch.get_num_threads(),
+                                          args.llama_convert)
         idx = torch.tensor([prompt])
-        lows = {kind: quantize(model, kind) for kind in ("bf16", "int8")}
+        lows = {kind: quantize(model, kind) for kind in ("fp32", "bf16", "int8")}
         fns = {"gpt2lite": lambda: model.generate(idx, n, temperature=0)}
         fns.update({f"gpt2lite {k}": (lambda m=m: m.generate(idx, n, temperature=0)) for k, m in lows.items()})
         fns.update({e.name: (lambda e=e: e.generate(prompt, n)) for e in engines})
-        rates = interleaved(fns, n, args.repeats, device)
+        rates = interleaved(fns, n, args.repeats, device, pause=0.5)
         ours = fns["gpt2lite"]()[0, 32:].tolist()
         shared = {name: _shared(ours, fn()[0, 32:].tolist() if name.startswith("gpt2lite") else fn())
                   for name, fn in fns.items()}
-    sizes = {"gpt2lite": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1, **{e.name: e.weight_bytes for e in engines}}
+    sizes = {"gpt2lite": 4, "gpt2lite fp32": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1, **{e.name: e.weight_bytes for e in engines}}
     weights = model.num_parameters()
     notes.append(f"plain streaming read {streaming_read_gbs():.1f} GB/s; weights read per token at the median rate: "
                  + ", ".join(f"{name} {weights * sizes[name] * r['median'] / 1e9:.1f} GB/s"
@@ -458,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                         "llama.cpp (see benchmarks/peers.py for what to install)")
     parser.add_argument("--vocab-dir", type=Path, default=None, help="folder with GPT-2's encoder.json and vocab.bpe")
     parser.add_argument("--llama-convert", type=Path, default=None, help="llama.cpp's convert_hf_to_gguf.py")
+    parser.add_argument("--alone", action="store_true", help="with --peers: gpt2lite's rows only, in a process that "
+                        "loads none of the peers (their libraries' threads slow torch down in a shared process)")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 5)
     device = torch.device(args.device)
