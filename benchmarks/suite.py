@@ -405,7 +405,8 @@ def peers(args, device) -> list[Row]:
         ours = fns["gpt2lite"]()[0, 32:].tolist()
         shared = {name: _shared(ours, fn()[0, 32:].tolist() if name.startswith("gpt2lite") else fn())
                   for name, fn in fns.items()}
-    sizes = {"gpt2lite": 4, "gpt2lite fp32": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1, **{e.name: e.weight_bytes for e in engines}}
+    sizes = {"gpt2lite": 4, "gpt2lite fp32": 4, "gpt2lite bf16": 2, "gpt2lite int8": 1,
+             **{e.name: e.weight_bytes for e in engines}}
     weights = model.num_parameters()
     notes.append(f"plain streaming read {streaming_read_gbs():.1f} GB/s; weights read per token at the median rate: "
                  + ", ".join(f"{name} {weights * sizes[name] * r['median'] / 1e9:.1f} GB/s"

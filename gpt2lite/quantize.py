@@ -36,13 +36,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .linear import Linear
+from .linear import FEW_ROWS, Linear  # FEW_ROWS: up to this many rows a product is bound by reading its weights
 from .model import GPT
 from .validate import choice, integer
 
 KINDS = ("fp32", "bf16", "int8")
 STORAGE = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.int8}
-FEW_ROWS = 8  # up to this many rows a product is bound by reading its weights: the streamed kernel's case
 
 
 def quantize(model: GPT, kind: str) -> GPT:
